@@ -1,0 +1,35 @@
+# occuseg: the two commands of the README, and what they need.
+#   make demo   set up (first time only), then segment the built-in demo scene
+#   make test   set up (first time only), then run every test
+# Setup is a no-op when .venv already matches requirements.txt and setup.py.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.occuseg-setup-$(shell cat requirements.txt setup.py | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt setup.py
+	@.ci/install_system_packages
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.occuseg-setup-*
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/occuseg demo --out demo_out
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not ros" $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

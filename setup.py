@@ -1,0 +1,16 @@
+"""pip install for occuseg: the ROS-free library `occuseg_core`, the ROS 2 nodes `occuseg_ros`
+and the `occuseg` command. The distribution is named `occuseg`, not `occuseg_ros`, so that a
+later CMake/colcon install of the messages does not collide with it (see docs/ROS_BUILD.md)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="occuseg",
+    version="0.1.0",
+    description="Occupancy-aware 3D instance segmentation (OccuSeg, CVPR 2020) for ROS 2 robots",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["occuseg_core", "occuseg_core.*", "occuseg_ros", "occuseg_ros.*"]),
+    package_data={"occuseg_core": ["configs/*.yaml", "models/*.pt", "models/*.md"]},
+    entry_points={"console_scripts": ["occuseg = occuseg_core.cli:main"]},
+)
