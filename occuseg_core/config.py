@@ -1,0 +1,238 @@
+"""Configuration as frozen dataclasses, loaded from YAML (configs as data, no registry).
+
+`load_config("small")` reads a named config shipped in `occuseg_core/configs/`; any other
+argument is a path to a YAML file. Unknown keys, wrong types and out-of-range values raise
+`OccusegError` naming the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from occuseg_core.errors import OccusegError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Sparse U-Net: input width, widths per level (paper: m, 2m, ..., 6m), blocks per level."""
+
+    in_channels: int = 3
+    widths: tuple[int, ...] = (16, 32, 48, 64, 80)
+    blocks_per_level: int = 1
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """Heads: feature embedding dimension E and the occupancy head's initial log count."""
+
+    embedding_dim: int = 16
+    initial_log_occupancy: float = 6.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: backbone, heads, and the class table that fixes K."""
+
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+    class_table: str = "scannet20"
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training augmentation of each scene (applied to points before voxelization)."""
+
+    rotate_z: bool = True
+    flip_xy: bool = True
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    elastic: bool = True
+    elastic_granularity_m: tuple[float, float] = (0.2, 0.8)
+    elastic_magnitude_m: tuple[float, float] = (0.01, 0.04)
+    color_jitter: float = 0.1
+    color_noise: float = 0.02
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the network sees: voxel size, splits, augmentation."""
+
+    voxel_size_m: float = 0.02
+    train_split: str = "train"
+    val_split: str = "val"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms (all 1 in the paper's eq. 1, 2 and 4)."""
+
+    loss_sem: float = 1.0
+    loss_sp: float = 1.0
+    loss_var: float = 1.0
+    loss_dist: float = 1.0
+    loss_reg: float = 1.0
+    loss_cov: float = 1.0
+    loss_occ: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping. `schedule`: constant, cosine or poly over all steps."""
+
+    epochs: int = 100
+    batch_size: int = 2
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    min_lr_fraction: float = 0.05
+    grad_clip_norm: float = 10.0
+    checkpoint_every: int = 1
+    val_every: int = 1
+    val_scenes: int = 20
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    time_limit_min: float | None = None
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+
+
+@dataclass(frozen=True)
+class OccuSegConfig:
+    """Everything a training run or a checkpoint needs."""
+
+    name: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+    def replace_in(self, section: str, **changes) -> OccuSegConfig:
+        """A copy with fields of one section (model/data/train) replaced."""
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(getattr(self, section), **changes)}
+        )
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _convert(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        return _build(annotation, value, where)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        return _convert(value, next(a for a in options if a is not type(None)), where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise OccusegError(f"config key {where}: expected a list; got {value!r}")
+        args = typing.get_args(annotation)
+        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+        if len(item_types) != len(value):
+            raise OccusegError(f"config key {where}: expected {len(item_types)} items; got {value!r}")
+        return tuple(_convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, item_types)))
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, str, bool) and type(value) is annotation:
+        return value
+    raise OccusegError(f"config key {where}: expected {annotation.__name__}; got {value!r}")
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise OccusegError(f"config key {where or '<root>'}: expected a mapping; got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise OccusegError(
+            f"unknown config key(s) {', '.join((where + '.' if where else '') + k for k in unknown)};"
+            f" known in {where or '<root>'}: {sorted(known)}"
+        )
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def validate_config(config: OccuSegConfig) -> OccuSegConfig:
+    """Range checks that types cannot express; returns the config unchanged."""
+    from occuseg_core.classes import class_table
+
+    problems = []
+    if not config.data.voxel_size_m > 0:
+        problems.append("data.voxel_size_m must be > 0")
+    if config.train.epochs < 1 or config.train.batch_size < 1:
+        problems.append("train.epochs and train.batch_size must be >= 1")
+    if not config.train.lr > 0:
+        problems.append("train.lr must be > 0")
+    if config.train.schedule not in ("constant", "cosine", "poly"):
+        problems.append("train.schedule must be constant, cosine or poly")
+    if config.train.checkpoint_every < 1 or config.train.val_every < 1:
+        problems.append("train.checkpoint_every and train.val_every must be >= 1")
+    lo, hi = config.data.augment.scale_range
+    if not 0 < lo <= hi:
+        problems.append("data.augment.scale_range must satisfy 0 < low <= high")
+    if config.model.unet.in_channels != 3:
+        problems.append("model.unet.in_channels must be 3 (RGB input)")
+    try:
+        class_table(config.model.class_table)
+    except ValueError as error:
+        problems.append(str(error))
+    if problems:
+        raise OccusegError("invalid config: " + "; ".join(problems))
+    return config
+
+
+def config_from_dict(values: dict[str, Any]) -> OccuSegConfig:
+    """Builds and validates a config from a plain nested dict (e.g. a checkpoint's copy)."""
+    return validate_config(_build(OccuSegConfig, values, ""))
+
+
+def named_configs() -> list[str]:
+    """Names of the configs shipped with the package."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_config(name_or_path: str | Path) -> OccuSegConfig:
+    """Loads a named config (see `named_configs()`) or a YAML file.
+
+    Raises:
+        OccusegError: missing/unreadable file, invalid YAML, unknown keys, bad values.
+    """
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise OccusegError(
+                f"no config named {str(name_or_path)!r}; named configs: {named_configs()}"
+                " (or give a path to a YAML file)"
+            )
+    if not path.is_file():
+        raise OccusegError(f"config file {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+        raise OccusegError(f"config file {path} is not readable YAML: {error}") from None
+    try:
+        return config_from_dict(values or {})
+    except OccusegError as error:
+        raise OccusegError(f"{path}: {error}") from None

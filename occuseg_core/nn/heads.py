@@ -1,0 +1,84 @@
+"""The OccuSeg heads (paper sec. 3.1): per-voxel c_i, s_i, d_i, b_i and o_i from backbone features.
+
+Each head is a small per-voxel MLP (the paper's "fully connected layer"):
+- semantic logits c_i (K classes),
+- feature embedding s_i (E dims),
+- spatial embedding d_i (3-d offset from the voxel to its instance centre, metres),
+- covariance b_i = (sigma_s, sigma_d), kept positive with softplus plus a floor,
+- occupancy o_i, the log of the voxel count of the voxel's instance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from occuseg_core.nn.outputs import HeadOutputs
+
+SIGMA_FLOOR = 1e-2
+"""Lower bound of the predicted covariances (feature units / metres), keeps eq. 8 finite."""
+
+
+def _mlp(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_channels, in_channels, bias=False),
+        nn.BatchNorm1d(in_channels, momentum=0.02),
+        nn.ReLU(inplace=True),
+        nn.Linear(in_channels, out_channels),
+    )
+
+
+def _inverse_softplus(y: float) -> float:
+    return y + math.log(-math.expm1(-y))
+
+
+class OccuSegHeads(nn.Module):
+    """The five per-voxel heads.
+
+    Args:
+        in_channels: backbone output width.
+        num_classes: K semantic classes.
+        embedding_dim: E, dimension of the feature embedding s_i.
+        initial_log_occupancy: initial bias of o_i (log of a typical instance voxel count), so
+            training does not start by regressing from 0 to ~7.
+        initial_sigma: initial (sigma_s, sigma_d) after the softplus.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        num_classes: int,
+        embedding_dim: int,
+        initial_log_occupancy: float = 6.0,
+        initial_sigma: tuple[float, float] = (1.0, 0.5),
+    ) -> None:
+        super().__init__()
+        if num_classes < 1 or embedding_dim < 1:
+            raise ValueError(
+                f"num_classes and embedding_dim must be >= 1; got {num_classes}, {embedding_dim}"
+            )
+        self.semantic = _mlp(in_channels, num_classes)
+        self.feature_embedding = _mlp(in_channels, embedding_dim)
+        self.spatial_embedding = _mlp(in_channels, 3)
+        self.covariance = _mlp(in_channels, 2)
+        self.occupancy = _mlp(in_channels, 1)
+        with torch.no_grad():
+            self.occupancy[-1].bias.fill_(initial_log_occupancy)
+            for i, sigma in enumerate(initial_sigma):
+                self.covariance[-1].bias[i] = _inverse_softplus(sigma - SIGMA_FLOOR)
+            self.spatial_embedding[-1].weight.mul_(0.1)
+            self.spatial_embedding[-1].bias.zero_()
+
+    def forward(self, features: torch.Tensor) -> HeadOutputs:
+        """Args: features (V, in_channels). Returns: HeadOutputs with V rows."""
+        return HeadOutputs(
+            semantic_logits=self.semantic(features),
+            feature_embedding=self.feature_embedding(features),
+            spatial_embedding=self.spatial_embedding(features),
+            sigma=F.softplus(self.covariance(features)) + SIGMA_FLOOR,
+            log_occupancy=self.occupancy(features).squeeze(1),
+        )

@@ -1,0 +1,56 @@
+"""Configs: named YAML files load, typos and bad values fail loudly, round trip through dicts."""
+
+import pytest
+
+from occuseg_core.config import OccuSegConfig, config_from_dict, load_config, named_configs
+from occuseg_core.errors import OccusegError
+
+
+@pytest.mark.parametrize("name", ["small", "paper", "scannet", "s3dis"])
+def test_named_configs_load_and_round_trip(name):
+    config = load_config(name)
+    assert config.name == name
+    assert config_from_dict(config.to_dict()) == config
+
+
+def test_small_and_paper_sizes():
+    small, paper = load_config("small"), load_config("paper")
+    assert small.model.unet.widths == (16, 32, 48, 64, 80)
+    m = paper.model.unet.widths[0]
+    assert paper.model.unet.widths == tuple(m * k for k in range(1, 7))  # m, 2m, ..., 6m
+    assert small.train.lr == paper.train.lr == 1e-3
+    assert small.data.voxel_size_m == paper.data.voxel_size_m == 0.02
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model: {unet: {widhts: [8]}}", "unknown config key.*model.unet.widhts"),
+        ("train: {lr: fast}", "train.lr: expected float"),
+        ("train: {epochs: 0}", "epochs"),
+        ("train: {schedule: linear}", "schedule"),
+        ("model: {class_table: nope}", "unknown class table"),
+        ("data: {augment: {scale_range: [1.2]}}", "expected 2 items"),
+        ("[1, 2", "not readable YAML"),
+        ("- 1\n- 2", "expected a mapping"),
+    ],
+)
+def test_bad_config_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(OccusegError, match=message):
+        load_config(path)
+
+
+def test_missing_config_lists_named_ones(tmp_path):
+    with pytest.raises(OccusegError, match="named configs"):
+        load_config("no_such_config")
+    with pytest.raises(OccusegError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    assert "small" in named_configs()
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_config(path) == OccuSegConfig()

@@ -1,0 +1,104 @@
+"""The network: spconv CPU shim, a submanifold conv against a dense reference, U-Net and heads."""
+
+import numpy as np
+import pytest
+import spconv.pytorch as spconv
+import torch
+from torch.nn import functional as F
+
+from occuseg_core.config import ModelConfig, UNetConfig
+from occuseg_core.data.collate import collate
+from occuseg_core.data.voxelize import voxelize
+from occuseg_core.model import OccuSegNet
+from occuseg_core.nn import spconv_compat
+from occuseg_core.nn.heads import SIGMA_FLOOR
+from occuseg_core.types import Scene
+
+TINY = ModelConfig(unet=UNetConfig(widths=(8, 16), blocks_per_level=1))
+
+
+def _sparse_input(rng, n=60, size=8, channels=3):
+    coords = np.unique(rng.integers(0, size, (n, 3)), axis=0)
+    indices = torch.from_numpy(np.concatenate([np.zeros((len(coords), 1)), coords], 1)).int()
+    features = torch.from_numpy(rng.standard_normal((len(coords), channels)).astype(np.float32))
+    return coords, indices, features
+
+
+def test_shim_is_installed_and_cpu_backward_works(rng):
+    """Upstream spconv issue 366: backward asked torch.cuda for a stream on CPU-only torch."""
+    assert spconv_compat.is_installed()
+    _, indices, features = _sparse_input(rng)
+    features.requires_grad_(True)
+    conv = spconv.SubMConv3d(3, 4, 3, padding=1, bias=False, indice_key="t")
+    out = conv(spconv.SparseConvTensor(features, indices, [8, 8, 8], 1))
+    out.features.square().sum().backward()
+    assert features.grad is not None and torch.isfinite(features.grad).all()
+    assert conv.weight.grad.abs().sum() > 0
+    assert spconv_compat.install() == []  # idempotent
+
+
+def test_submanifold_conv_matches_dense_conv_at_active_sites(rng):
+    """SubM conv = dense 3x3x3 conv over a grid that is zero off the active sites, read back
+    at the active sites only."""
+    coords, indices, features = _sparse_input(rng, n=80, size=7)
+    conv = spconv.SubMConv3d(3, 5, 3, padding=1, bias=False, indice_key="r")
+    sparse_out = conv(spconv.SparseConvTensor(features, indices, [7, 7, 7], 1)).features
+    dense = torch.zeros(1, 3, 7, 7, 7)
+    dense[0, :, coords[:, 0], coords[:, 1], coords[:, 2]] = features.T
+    weight = conv.weight.detach().permute(0, 4, 1, 2, 3)  # (out, k, k, k, in) -> (out, in, k, k, k)
+    dense_out = F.conv3d(dense, weight, padding=1)[0]
+    expected = dense_out[:, coords[:, 0], coords[:, 1], coords[:, 2]].T
+    torch.testing.assert_close(sparse_out.detach(), expected, atol=1e-5, rtol=1e-4)
+
+
+def _scene(rng, n=400):
+    xyz = rng.uniform(0, 0.6, (n, 3)).astype(np.float32)
+    return Scene(xyz, rng.random((n, 3)), semantic=rng.integers(1, 8, n), instance=rng.integers(0, 4, n))
+
+
+def test_forward_shapes_and_positive_sigma(rng):
+    model = OccuSegNet.from_config(TINY)
+    grids = [voxelize(_scene(rng), 0.05), voxelize(_scene(rng, 200), 0.05)]
+    batch = collate(grids)
+    out = model(batch)
+    v = batch.num_voxels
+    assert out.semantic_logits.shape == (v, 20)
+    assert out.feature_embedding.shape == (v, 16)
+    assert out.spatial_embedding.shape == (v, 3) and out.log_occupancy.shape == (v,)
+    assert (out.sigma >= SIGMA_FLOOR).all()
+
+
+def test_eval_mode_runs_on_cpu_and_is_permutation_equivariant(rng):
+    """Bias-free convs make CPU inference possible; voxel order must not change predictions."""
+    torch.manual_seed(0)
+    model = OccuSegNet.from_config(TINY).eval()
+    grid = voxelize(_scene(rng), 0.05)
+    batch = collate([grid])
+    perm = torch.from_numpy(rng.permutation(batch.num_voxels))
+    permuted = type(batch)(
+        coords=batch.coords[perm], features=batch.features[perm],
+        positions_m=batch.positions_m[perm], voxel_scene=batch.voxel_scene[perm],
+        spatial_shape=batch.spatial_shape, batch_size=1,
+    )  # fmt: skip
+    with torch.no_grad():
+        a, b = model(batch), model(permuted)
+    torch.testing.assert_close(a.semantic_logits[perm], b.semantic_logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(a.log_occupancy[perm], b.log_occupancy, atol=1e-4, rtol=1e-4)
+
+
+def test_scenes_in_a_batch_do_not_see_each_other(rng):
+    """Each scene's predictions are the same alone or batched with another scene."""
+    torch.manual_seed(0)
+    model = OccuSegNet.from_config(TINY).eval()
+    first, second = voxelize(_scene(rng), 0.05), voxelize(_scene(rng), 0.05)
+    with torch.no_grad():
+        alone = model(collate([first])).feature_embedding
+        batched = model(collate([first, second])).feature_embedding[: first.num_voxels]
+    torch.testing.assert_close(alone, batched, atol=1e-4, rtol=1e-4)
+
+
+def test_invalid_unet_config_is_rejected():
+    from occuseg_core.nn.unet import SparseUNet
+
+    with pytest.raises(ValueError, match="widths"):
+        SparseUNet(in_channels=3, widths=(), blocks_per_level=1)
