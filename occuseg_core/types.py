@@ -145,3 +145,70 @@ class Scene:
         out = {"xyz": xyz[keep], "colors": np.asarray(colors)[keep]}
         out.update({k: None if v is None else np.asarray(v)[keep] for k, v in labels.items()})
         return keep, out
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """One segmented object.
+
+    Args:
+        id: instance id, the value of `SegmentationResult.instance_ids` on its points (>= 0).
+        class_id: dataset class id (NYU40 for the ScanNet class table).
+        class_name: human-readable class name.
+        score: confidence in [0, 1], used to rank instances (AP).
+        point_count: number of input points in the instance.
+        voxel_count: number of voxels in the instance.
+        predicted_occupancy: exp(mean o), the network's predicted voxel count of the instance.
+        occupancy_ratio: voxel_count / predicted_occupancy (r of DESIGN.md; 1 = as predicted).
+        centroid_m: (3,) mean of the instance's points.
+        box_min_m: (3,) axis-aligned bounding box minimum corner.
+        box_max_m: (3,) axis-aligned bounding box maximum corner.
+    """
+
+    id: int
+    class_id: int
+    class_name: str
+    score: float
+    point_count: int
+    voxel_count: int
+    predicted_occupancy: float
+    occupancy_ratio: float
+    centroid_m: tuple[float, float, float]
+    box_min_m: tuple[float, float, float]
+    box_max_m: tuple[float, float, float]
+
+    @property
+    def box_center_m(self) -> tuple[float, float, float]:
+        return tuple((lo + hi) / 2 for lo, hi in zip(self.box_min_m, self.box_max_m))
+
+    @property
+    def box_size_m(self) -> tuple[float, float, float]:
+        return tuple(hi - lo for lo, hi in zip(self.box_min_m, self.box_max_m))
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentationResult:
+    """What `Segmenter.segment(scene)` returns, per input point and per instance.
+
+    Args:
+        instance_ids: (N,) int64 instance id of each input point, -1 = no instance.
+        semantic_ids: (N,) int64 dataset class id of each point (NYU40 for ScanNet), 0 = unknown.
+        instances: the instances, `instances[k].id == k`.
+        timings_s: seconds per stage: voxelize, network, supervoxels, clustering, total.
+        class_names: name of every dataset class id that may appear (id -> name).
+    """
+
+    instance_ids: np.ndarray
+    semantic_ids: np.ndarray
+    instances: tuple[InstanceRecord, ...]
+    timings_s: dict[str, float]
+    class_names: dict[int, str]
+
+    @property
+    def num_points(self) -> int:
+        return int(self.instance_ids.shape[0])
+
+    def point_scores(self) -> np.ndarray:
+        """(N,) float32 score of each point's instance, 0 where there is none."""
+        scores = np.array([inst.score for inst in self.instances] + [0.0], dtype=np.float32)
+        return scores[np.where(self.instance_ids >= 0, self.instance_ids, len(self.instances))]
