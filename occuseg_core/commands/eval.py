@@ -1,0 +1,119 @@
+"""`occuseg eval`: score a ScanNet-format submission against ground truth (`--pred/--gt`).
+
+The dataset mode (`--dataset ... --checkpoint ...`, running a trained model over a split) is
+parsed here already and reports that it is not available yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from occuseg_core.errors import OccusegError
+
+HELP = "Evaluate instance segmentation (ScanNet benchmark AP): --pred DIR --gt DIR."
+
+DATASETS = ("scannet", "s3dis", "scenenn", "synthetic")
+ABLATIONS = ("none", "no_feature", "no_spatial", "no_occupancy", "all")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the submission-mode and (not yet available) dataset-mode arguments."""
+    files = parser.add_argument_group("submission mode")
+    files.add_argument(
+        "--pred",
+        type=Path,
+        metavar="DIR",
+        help="submission folder: <scene>.txt files + mask subfolder",
+    )
+    files.add_argument(
+        "--gt",
+        type=Path,
+        metavar="DIR",
+        help="ground-truth folder: <scene>.txt, one nyu40*1000+instance per vertex",
+    )
+    files.add_argument(
+        "--missing",
+        choices=("skip", "empty", "error"),
+        default="skip",
+        help="ground-truth scenes without a prediction file: skip them (default,"
+        " as the official script), count them as empty, or fail",
+    )
+    model = parser.add_argument_group("dataset mode (not available yet)")
+    model.add_argument("--dataset", choices=DATASETS)
+    model.add_argument("--data-root", type=Path, metavar="D")
+    model.add_argument("--split", metavar="S")
+    model.add_argument("--checkpoint", type=Path, metavar="C")
+    model.add_argument(
+        "--ablation", choices=ABLATIONS, help="paper Table 6 variant (default none)"
+    )
+    model.add_argument(
+        "--fig4",
+        type=Path,
+        metavar="PNG",
+        help="write the occupancy relative-error CDF (paper Fig. 4)",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    submission = args.pred is not None or args.gt is not None
+    if args.dataset is not None and submission:
+        raise OccusegError("give either --pred/--gt or --dataset, not both")
+    if args.dataset is None and (args.pred is None or args.gt is None):
+        raise OccusegError("give --pred DIR and --gt DIR (or --dataset NAME ...)")
+    dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation)
+    if args.dataset is None and any(v is not None for v in dataset_only):
+        raise OccusegError(
+            "--data-root, --split, --checkpoint, --ablation and --fig4 need --dataset"
+        )
+
+
+def _run_dataset(args: argparse.Namespace) -> int:
+    needed = {
+        "--data-root": args.data_root,
+        "--split": args.split,
+        "--checkpoint": args.checkpoint,
+    }
+    absent = [flag for flag, value in needed.items() if value is None]
+    if absent:
+        raise OccusegError(f"--dataset {args.dataset} needs {', '.join(absent)}")
+    raise OccusegError(
+        f"--dataset {args.dataset} is not available yet (model inference is not wired into"
+        " eval); write a submission with `occuseg segment` and use --pred/--gt"
+    )
+
+
+def _run_submission(args: argparse.Namespace) -> int:
+    from occuseg_core.eval.instance_ap import evaluate_scannet
+    from occuseg_core.eval.report import write_text_atomic
+    from occuseg_core.eval.scannet_submission import read_scannet_submission
+
+    predictions, ground_truths = read_scannet_submission(args.pred, args.gt)
+    result = evaluate_scannet(predictions, ground_truths, missing=args.missing)
+    if result.skipped_scenes:
+        shown = ", ".join(result.skipped_scenes[:5])
+        more = (
+            f" and {len(result.skipped_scenes) - 5} more" if len(result.skipped_scenes) > 5 else ""
+        )
+        print(
+            f"occuseg eval: note: {len(result.skipped_scenes)} ground-truth scenes have no"
+            f" prediction file and were skipped, as the official script does ({shown}{more});"
+            " use --missing empty to count them",
+            file=sys.stderr,
+        )
+    print(result.to_markdown())
+    if args.json is not None:
+        if not args.json.parent.is_dir():
+            raise OccusegError(f"folder of --json not found: {args.json.parent}")
+        write_text_atomic(args.json, result.to_json())
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the evaluation; returns 0. Raises OccusegError for any user error."""
+    _check_mode(args)
+    if args.dataset is not None:
+        return _run_dataset(args)
+    return _run_submission(args)
