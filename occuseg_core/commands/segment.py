@@ -1,0 +1,89 @@
+"""`occuseg segment`: segment scans into instances and write the results.
+
+All outputs are written into a hidden staging folder first and moved into DIR only when every
+input succeeded, so a bad input (missing, empty, all-NaN, unsupported, wrong checkpoint) leaves
+DIR exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from occuseg_core.errors import OccusegError
+
+HELP = "segment PLY / PCD / NPZ / ScanNet-npy scans into instances"
+
+SUPPORTED = (".ply", ".pcd", ".npz", "_vert_all.npy", "a folder with one *_vert_all.npy")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, help="scans to segment")
+    parser.add_argument("--checkpoint", help="checkpoint (default: the bundled model)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--half", action="store_true", help="float16 network on CUDA")
+    parser.add_argument("--min-points", type=int, default=0, help="drop smaller instances")
+    parser.add_argument("--score-threshold", type=float, default=0.0, help="drop lower scores")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_inputs(paths: list[Path]) -> None:
+    """Raises OccusegError naming the first input that is missing or of an unknown kind."""
+    for path in paths:
+        if not path.exists():
+            raise OccusegError(f"{path}: no such file")
+        name = path.name.lower()
+        if path.is_file() and not (
+            path.suffix.lower() in SUPPORTED or name.endswith("_vert_all.npy")
+        ):
+            raise OccusegError(f"{path}: unsupported format; supported: {', '.join(SUPPORTED)}")
+
+
+def commit_staging(staging: Path, out: Path) -> None:
+    """Moves every file of `staging` to the same relative path under `out`."""
+    for root, _, files in os.walk(staging):
+        target_dir = out / Path(root).relative_to(staging)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            os.replace(Path(root) / file, target_dir / file)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from occuseg_core.inference import Segmenter, SegmenterOptions
+    from occuseg_core.io import read_scene
+    from occuseg_core.result_io import write_result
+
+    check_inputs(args.inputs)
+    options = SegmenterOptions(min_instance_points=args.min_points,
+                               score_threshold=args.score_threshold)  # fmt: skip
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device, half=args.half,
+                                          options=options)  # fmt: skip
+    parent = args.out if args.out.is_dir() else args.out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".occuseg-segment-", dir=parent))
+    names: set[str] = set()
+    try:
+        for path in tqdm(
+            args.inputs, desc="segment", disable=args.no_progress or len(args.inputs) < 2
+        ):
+            scene = read_scene(path)
+            if scene.name in names:
+                raise OccusegError(f"{path}: a second scene named {scene.name!r} in the inputs")
+            names.add(scene.name)
+            result = segmenter.segment(scene)
+            write_result(staging, scene, result)
+            timing = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in result.timings_s.items())
+            tqdm.write(f"{scene.name}: {scene.num_points} points, {len(result.instances)} instances"
+                       f" ({timing})")  # fmt: skip
+        commit_staging(staging, args.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"wrote {len(names)} scene(s) to {args.out}")
+    return 0

@@ -1,0 +1,260 @@
+"""The end-to-end `Segmenter`: Scene -> voxels -> network -> supervoxels -> instances.
+
+This is what the CLI, the benchmarks and the ROS nodes call. Every stage is a plain function
+of the previous stage's output (`voxelize`, `OccuSegNet.forward`, `segment_voxels` /
+`segment_mesh`, `cluster_instances`), so each can also be run and tested on its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from occuseg_core.classes import ClassTable, class_table
+from occuseg_core.clustering import InstanceSegmentation, MergeConfig, cluster_instances
+from occuseg_core.config import OccuSegConfig
+from occuseg_core.data.collate import collate
+from occuseg_core.data.voxelize import VoxelGrid, majority_label, voxelize
+from occuseg_core.device import resolve_device
+from occuseg_core.engine.checkpoint import load_checkpoint
+from occuseg_core.errors import OccusegError
+from occuseg_core.model import OccuSegNet
+from occuseg_core.supervoxel import (
+    MeshSupervoxelConfig,
+    PointCloudSupervoxelConfig,
+    segment_mesh,
+    mesh_supervoxel_adjacency,
+    segment_voxels,
+    supervoxel_adjacency,
+)
+from occuseg_core.supervoxel.graph import relabel_consecutive
+from occuseg_core.types import InstanceRecord, Scene, SegmentationResult
+
+BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "default.pt"
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """Inference settings that do not change the network.
+
+    Args:
+        supervoxels: point-cloud supervoxel parameters (scenes without faces).
+        mesh_supervoxels: mesh supervoxel parameters (scenes with faces, ScanNet-compatible).
+        use_mesh: use mesh supervoxels when the scene has faces.
+        merge: occupancy-aware merging parameters (eq. 14; ablation switches).
+        min_instance_points: drop instances with fewer input points.
+        score_threshold: drop instances with a lower score.
+    """
+
+    supervoxels: PointCloudSupervoxelConfig = field(default_factory=PointCloudSupervoxelConfig)
+    mesh_supervoxels: MeshSupervoxelConfig = field(default_factory=MeshSupervoxelConfig)
+    use_mesh: bool = True
+    merge: MergeConfig = field(default_factory=MergeConfig)
+    min_instance_points: int = 0
+    score_threshold: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class VoxelPredictions:
+    """Head outputs of one scene as numpy arrays (V rows, float32)."""
+
+    semantic_probs: np.ndarray
+    feature_embedding: np.ndarray
+    spatial_embedding: np.ndarray
+    sigma: np.ndarray
+    log_occupancy: np.ndarray
+
+
+class Segmenter:
+    """Segments scenes into instances with a trained OccuSegNet.
+
+    Args:
+        model: the network (moved to `device`, put in eval mode).
+        config: the config the model was trained with (voxel size, class table).
+        device: where the network runs.
+        half: run the network in float16 autocast (CUDA only; ignored with a warning on CPU).
+        options: supervoxel / merging / filtering settings.
+    """
+
+    def __init__(self, *, model: OccuSegNet, config: OccuSegConfig, device: torch.device,
+                 half: bool = False, options: SegmenterOptions | None = None) -> None:  # fmt: skip
+        self.config = config
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        if half and self.device.type != "cuda":
+            warnings.warn("half precision needs CUDA; running in float32 on the CPU", stacklevel=2)
+            half = False
+        self.half = half
+        self.options = options or SegmenterOptions()
+        self.classes: ClassTable = class_table(config.model.class_table)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, device: str = "auto", *,
+                        half: bool = False, options: SegmenterOptions | None = None) -> Segmenter:  # fmt: skip
+        """Loads a checkpoint (training or exported); None loads the bundled default model.
+
+        Raises:
+            OccusegError: missing, corrupted or incompatible checkpoint; bad device.
+        """
+        if path is None:
+            if not BUNDLED_MODEL.is_file():
+                raise OccusegError(f"no bundled model at {BUNDLED_MODEL}; pass a checkpoint path")
+            path = BUNDLED_MODEL
+        torch_device = resolve_device(device)
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        model = OccuSegNet.from_config(checkpoint["config"].model)
+        try:
+            model.load_state_dict(checkpoint["model"])
+        except RuntimeError as error:
+            raise OccusegError(f"checkpoint {path} does not fit its own config: {error}") from None
+        return cls(model=model, config=checkpoint["config"], device=torch_device, half=half,
+                   options=options)  # fmt: skip
+
+    @property
+    def voxel_size_m(self) -> float:
+        return self.config.data.voxel_size_m
+
+    @property
+    def class_names(self) -> dict[int, str]:
+        """Dataset class id -> name for every class the model predicts."""
+        return dict(zip(self.classes.dataset_ids, self.classes.names))
+
+    def on_device(self, device: str | torch.device) -> Segmenter:
+        """A copy of this segmenter running on another device (e.g. CPU after a CUDA OOM)."""
+        model = copy.deepcopy(self.model).to("cpu")
+        return Segmenter(model=model, config=self.config, device=torch.device(device),
+                         half=self.half and torch.device(device).type == "cuda",
+                         options=self.options)  # fmt: skip
+
+    @torch.inference_mode()
+    def predict_voxels(self, grid: VoxelGrid) -> VoxelPredictions:
+        """Runs the network on one voxel grid."""
+        batch = collate([grid]).to(self.device)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.half):
+            out = self.model(batch)
+        numpy = lambda t: t.float().cpu().numpy()  # noqa: E731
+        return VoxelPredictions(
+            semantic_probs=numpy(torch.softmax(out.semantic_logits.float(), dim=1)),
+            feature_embedding=numpy(out.feature_embedding),
+            spatial_embedding=numpy(out.spatial_embedding),
+            sigma=numpy(out.sigma), log_occupancy=numpy(out.log_occupancy),
+        )  # fmt: skip
+
+    def supervoxels(self, scene: Scene, grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray]:
+        """(V,) supervoxel id of each voxel and (E, 2) supervoxel adjacencies.
+
+        Scenes with faces use the mesh segmentator (mesh segments carried to voxels by
+        majority) and are adjacent through mesh edges as well as touching voxels: a decimated
+        mesh's voxels often do not touch. Other scenes use point-cloud supervoxels.
+        """
+        if scene.faces is not None and len(scene.faces) and self.options.use_mesh:
+            vertex_segment = segment_mesh(scene.xyz, scene.faces, self.options.mesh_supervoxels)
+            voxel_segment = majority_label(grid.point_to_voxel, vertex_segment, grid.num_voxels)
+            supervoxel = relabel_consecutive(voxel_segment)
+            edges = np.concatenate([
+                supervoxel_adjacency(grid.coords, supervoxel),
+                mesh_supervoxel_adjacency(scene.faces, grid.to_points(supervoxel)),
+            ])  # fmt: skip
+            return supervoxel, np.unique(edges, axis=0)
+        config = self.options.supervoxels
+        supervoxel = segment_voxels(grid.coords, grid.colors, grid.normals, config)
+        return supervoxel, supervoxel_adjacency(
+            grid.coords, supervoxel, config.neighbor_radius_vox
+        )
+
+    def cluster(self, grid: VoxelGrid, predictions: VoxelPredictions, supervoxel: np.ndarray,
+                edges: np.ndarray) -> InstanceSegmentation:  # fmt: skip
+        """Occupancy-aware merging of the supervoxels into scored instances (eq. 12-14)."""
+        background = [t for t in range(self.classes.num_classes)
+                      if t not in self.classes.instance_train_ids]  # fmt: skip
+        return cluster_instances(
+            semantic_probs=predictions.semantic_probs, positions_m=grid.positions_m,
+            spatial_embedding=predictions.spatial_embedding,
+            feature_embedding=predictions.feature_embedding, sigma=predictions.sigma,
+            log_occupancy=predictions.log_occupancy, supervoxel=supervoxel, edges=edges,
+            background_train_ids=background, config=self.options.merge,
+        )  # fmt: skip
+
+    def segment(self, scene: Scene) -> SegmentationResult:
+        """Segments one scene; see `SegmentationResult` for what comes back."""
+        timings = {}
+        start = tick = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal tick
+            now = time.perf_counter()
+            timings[name] = now - tick
+            tick = now
+
+        grid = voxelize(scene, self.voxel_size_m)
+        lap("voxelize")
+        predictions = self.predict_voxels(grid)
+        lap("network")
+        supervoxel, edges = self.supervoxels(scene, grid)
+        lap("supervoxels")
+        instances = self.cluster(grid, predictions, supervoxel, edges)
+        lap("clustering")
+        result = self._result(scene, grid, predictions, instances, timings)
+        timings["total"] = time.perf_counter() - start
+        return result
+
+    def _result(self, scene: Scene, grid: VoxelGrid, predictions: VoxelPredictions,
+                instances: InstanceSegmentation, timings: dict) -> SegmentationResult:  # fmt: skip
+        voxel_class = predictions.semantic_probs.argmax(axis=1)
+        inside = instances.voxel_instance >= 0
+        # points of an instance take the instance's class, so per-point labels agree with it
+        voxel_class[inside] = instances.class_train_id[instances.voxel_instance[inside]]
+        point_instance = grid.to_points(instances.voxel_instance)
+        point_count = np.bincount(point_instance[point_instance >= 0],
+                                  minlength=instances.num_instances)  # fmt: skip
+        keep = (point_count >= max(self.options.min_instance_points, 1)) & (
+            instances.score >= self.options.score_threshold
+        )
+        new_id = np.full(instances.num_instances + 1, -1, dtype=np.int64)
+        new_id[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
+        point_instance = new_id[
+            np.where(point_instance >= 0, point_instance, instances.num_instances)
+        ]
+        records = self._records(scene.xyz, point_instance, instances, np.flatnonzero(keep))
+        return SegmentationResult(
+            instance_ids=point_instance,
+            semantic_ids=self.classes.to_dataset_ids(grid.to_points(voxel_class)),
+            instances=records, timings_s=timings, class_names=self.class_names,
+        )  # fmt: skip
+
+    def _records(self, xyz: np.ndarray, point_instance: np.ndarray,
+                 instances: InstanceSegmentation, kept: np.ndarray) -> tuple[InstanceRecord, ...]:  # fmt: skip
+        if kept.size == 0:
+            return ()
+        order = np.argsort(point_instance, kind="stable")
+        order = order[point_instance[order] >= 0]
+        starts = np.searchsorted(point_instance[order], np.arange(kept.size))
+        sorted_xyz = xyz[order].astype(np.float64)
+        lo = np.minimum.reduceat(sorted_xyz, starts)
+        hi = np.maximum.reduceat(sorted_xyz, starts)
+        sums = np.add.reduceat(sorted_xyz, starts)
+        counts = np.diff(np.append(starts, order.size))
+        class_ids = self.classes.to_dataset_ids(instances.class_train_id[kept])
+        names = self.class_names
+        return tuple(
+            InstanceRecord(
+                id=k,
+                class_id=int(class_ids[k]),
+                class_name=names[int(class_ids[k])],
+                score=float(instances.score[old]),
+                point_count=int(counts[k]),
+                voxel_count=int(instances.voxel_count[old]),
+                predicted_occupancy=float(instances.predicted_occupancy[old]),
+                occupancy_ratio=float(instances.occupancy_ratio[old]),
+                centroid_m=tuple(float(v) for v in sums[k] / counts[k]),
+                box_min_m=tuple(float(v) for v in lo[k]),
+                box_max_m=tuple(float(v) for v in hi[k]),
+            )  # fmt: skip
+            for k, old in enumerate(kept)
+        )

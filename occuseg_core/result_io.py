@@ -1,0 +1,65 @@
+"""Writing a segmentation result: coloured PLY, per-point labels, JSON summary, ScanNet layout.
+
+Files for a scene named S in an output folder:
+    S_instances.ply         points coloured by instance, with instance_id, semantic_id, score
+    S_instance_ids.npy      (N,) int64 instance id per input point, -1 = none
+    S_semantic_ids.npy      (N,) int64 dataset class id per input point
+    S.json                  summary: instances (id, class, score, counts, occupancy, box), timings
+    scannet/S.txt           ScanNet benchmark submission (with scannet/predicted_masks/)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from occuseg_core.eval.scannet_submission import write_scannet_submission
+from occuseg_core.io.ply import write_ply
+from occuseg_core.types import Scene, SegmentationResult
+from occuseg_core.visualize import instance_colors
+
+SUMMARY_VERSION = 1
+
+
+def result_summary(scene: Scene, result: SegmentationResult) -> dict:
+    """A JSON-ready summary of a segmentation result."""
+    return {
+        "format": "occuseg-segmentation",
+        "version": SUMMARY_VERSION,
+        "scene": scene.name,
+        "num_points": result.num_points,
+        "num_instances": len(result.instances),
+        "timings_s": {k: round(v, 6) for k, v in result.timings_s.items()},
+        "instances": [asdict(record) for record in result.instances],
+    }
+
+
+def write_result(out_dir: str | Path, scene: Scene, result: SegmentationResult) -> list[Path]:
+    """Writes every output file of one scene into `out_dir` (see module docstring).
+
+    Returns:
+        The paths written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = scene.name
+    ply = out_dir / f"{name}_instances.ply"
+    write_ply(ply, scene.replace(semantic=None, instance=None), colors=instance_colors(result.instance_ids),
+              vertex_properties={"instance_id": result.instance_ids.astype(np.int32),
+                                 "semantic_id": result.semantic_ids.astype(np.int32),
+                                 "score": result.point_scores()})  # fmt: skip
+    ids = out_dir / f"{name}_instance_ids.npy"
+    np.save(ids, result.instance_ids)
+    semantic = out_dir / f"{name}_semantic_ids.npy"
+    np.save(semantic, result.semantic_ids)
+    summary = out_dir / f"{name}.json"
+    summary.write_text(json.dumps(result_summary(scene, result), indent=2))
+    submission = write_scannet_submission(
+        out_dir / "scannet", name, result.instance_ids,
+        np.array([r.class_id for r in result.instances], dtype=np.int64),
+        np.array([r.score for r in result.instances], dtype=np.float64),
+    )  # fmt: skip
+    return [ply, ids, semantic, summary, submission]
