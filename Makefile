@@ -8,8 +8,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.occuseg-setup-$(shell cat requirements.txt setup.py | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+ROS_INPUTS := package.xml CMakeLists.txt $(wildcard msg/*.msg launch/*.py config/*.yaml config/*.rviz) \
+              tools/ros/build_messages.sh tools/ros/wheel_include_dirs.cmake
+ROS_STAMP  := occuseg_ros/msg/.occuseg-ros-$(shell cat $(ROS_INPUTS) | sha1sum | cut -c1-12)
 
-.PHONY: setup demo test test-fast bench clean-venv
+.PHONY: setup ros demo test test-fast bench clean-venv
 
 setup: $(STAMP)
 
@@ -22,10 +25,17 @@ $(STAMP): requirements.txt setup.py
 	@rm -f $(VENV)/.occuseg-setup-*
 	@touch $@
 
+# occuseg_ros messages + ROS layout in .venv (docs/ROS.md); a no-op when nothing changed.
+ros: $(ROS_STAMP)
+
+$(ROS_STAMP): $(STAMP) $(ROS_INPUTS)
+	tools/ros/build_messages.sh $(VENV)
+	@touch $@
+
 demo: setup
 	$(VENV)/bin/occuseg demo --out demo_out
 
-test: setup
+test: setup ros
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

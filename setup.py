@@ -1,6 +1,6 @@
 """pip install for occuseg: the ROS-free library `occuseg_core`, the ROS 2 nodes `occuseg_ros`
 and the `occuseg` command. The distribution is named `occuseg`, not `occuseg_ros`, so that a
-later CMake/colcon install of the messages does not collide with it (see docs/ROS_BUILD.md)."""
+later CMake/colcon install of the messages does not collide with it (see docs/ROS.md)."""
 
 from setuptools import find_packages, setup
 
@@ -13,4 +13,14 @@ setup(
     packages=find_packages(include=["occuseg_core", "occuseg_core.*", "occuseg_ros", "occuseg_ros.*"]),
     package_data={"occuseg_core": ["configs/*.yaml", "models/*.pt", "models/*.md"]},
     entry_points={"console_scripts": ["occuseg = occuseg_core.cli:main"]},
+    # The ROS layout for `pip install .` (not -e): ament index marker, package.xml, launch,
+    # config, and node executables where launch_ros looks (docs/ROS.md).
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["tools/ros/ament_index/occuseg_ros"]),
+        ("share/occuseg_ros", ["package.xml"]),
+        ("share/occuseg_ros/launch", ["launch/segment.launch.py"]),
+        ("share/occuseg_ros/config", ["config/segment.yaml", "config/map_segment.yaml",
+                                      "config/occuseg.rviz"]),  # fmt: skip
+        ("lib/occuseg_ros", ["tools/ros/bin/segment_node", "tools/ros/bin/map_segment_node"]),
+    ],
 )

@@ -23,7 +23,28 @@ NYU40_NAMES: dict[int, str] = {
     38: "otherstructure", 39: "otherfurniture", 40: "otherprop",
 }  # fmt: skip
 
-SCANNET20_IDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
+SCANNET20_IDS: tuple[int, ...] = (
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+    14,
+    16,
+    24,
+    28,
+    33,
+    34,
+    36,
+    39,
+)
 """NYU40 ids of the ScanNet v2 benchmark's 20 semantic classes, in train-id order."""
 
 SCANNET_BACKGROUND_IDS: tuple[int, ...] = (1, 2)
@@ -54,7 +75,9 @@ class ClassTable:
         if len(set(self.dataset_ids)) != len(self.dataset_ids):
             raise ValueError(f"class table {self.name!r}: duplicate dataset ids")
         if any(i <= 0 for i in self.dataset_ids):
-            raise ValueError(f"class table {self.name!r}: dataset ids must be > 0 (0 = unannotated)")
+            raise ValueError(
+                f"class table {self.name!r}: dataset ids must be > 0 (0 = unannotated)"
+            )
 
     @property
     def num_classes(self) -> int:

@@ -147,8 +147,12 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         args = typing.get_args(annotation)
         item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
         if len(item_types) != len(value):
-            raise OccusegError(f"config key {where}: expected {len(item_types)} items; got {value!r}")
-        return tuple(_convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, item_types)))
+            raise OccusegError(
+                f"config key {where}: expected {len(item_types)} items; got {value!r}"
+            )
+        return tuple(
+            _convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, item_types))
+        )
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if annotation in (int, str, bool) and type(value) is annotation:

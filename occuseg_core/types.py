@@ -97,10 +97,16 @@ class Scene:
         object.__setattr__(self, "instance", _as_labels(self.instance, n, "instance"))
         if self.faces is not None:
             faces = np.asarray(self.faces)
-            if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer):
+            if (
+                faces.ndim != 2
+                or faces.shape[1] != 3
+                or not np.issubdtype(faces.dtype, np.integer)
+            ):
                 raise ValueError(f"faces must be (M, 3) integers; got {faces.shape} {faces.dtype}")
             if faces.size and (faces.min() < 0 or faces.max() >= n):
-                raise ValueError(f"face indices must be in [0, {n}); got [{faces.min()}, {faces.max()}]")
+                raise ValueError(
+                    f"face indices must be in [0, {n}); got [{faces.min()}, {faces.max()}]"
+                )
             object.__setattr__(self, "faces", np.ascontiguousarray(faces, dtype=np.int64))
 
     @property

@@ -58,7 +58,7 @@ def commit_staging(staging: Path, out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from occuseg_core.inference import Segmenter, SegmenterOptions
     from occuseg_core.io import read_scene
-    from occuseg_core.result_io import write_result
+    from occuseg_core.result_io import file_stem, write_result
 
     check_inputs(args.inputs)
     options = SegmenterOptions(min_instance_points=args.min_points,
@@ -74,11 +74,12 @@ def run(args: argparse.Namespace) -> int:
             args.inputs, desc="segment", disable=args.no_progress or len(args.inputs) < 2
         ):
             scene = read_scene(path)
-            if scene.name in names:
-                raise OccusegError(f"{path}: a second scene named {scene.name!r} in the inputs")
-            names.add(scene.name)
+            stem = file_stem(scene.name)
+            if stem in names:
+                raise OccusegError(f"{path}: a second scene named {stem!r} in the inputs")
+            names.add(stem)
             result = segmenter.segment(scene)
-            write_result(staging, scene, result)
+            write_result(staging, scene, result, input_path=path)
             timing = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in result.timings_s.items())
             tqdm.write(f"{scene.name}: {scene.num_points} points, {len(result.instances)} instances"
                        f" ({timing})")  # fmt: skip

@@ -16,10 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " optional with --resume (the run's own config.yaml is used)")  # fmt: skip
     parser.add_argument("--out", required=True, type=Path, help="run directory to write")
     parser.add_argument("--data", type=Path, help="dataset root with train/ and val/ folders")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from OUT/checkpoints/last.pt"
+    )
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
-    parser.add_argument("--time-limit-min", type=float, help="stop after this many training minutes")
+    parser.add_argument(
+        "--time-limit-min", type=float, help="stop after this many training minutes"
+    )
     parser.add_argument("--seed", type=int, help="override train.seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -47,7 +51,9 @@ def _check_run_dir(out: Path, resume: bool) -> None:
     if resume and not last.is_file():
         raise OccusegError(f"--resume: no checkpoint at {last}")
     if not resume and out.exists() and any(out.iterdir()):
-        raise OccusegError(f"{out} already holds files; use --resume to continue it or a new --out")
+        raise OccusegError(
+            f"{out} already holds files; use --resume to continue it or a new --out"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"training {config.name} on {len(train_scenes)} scenes ({len(val_scenes)} val)"
           f" on {trainer.device}; writing {args.out}")  # fmt: skip
     metrics = trainer.fit()
-    print(f"done: {trainer.state.epoch} epochs, {trainer.state.step} steps,"
-          f" {trainer.state.elapsed_s / 60:.1f} min; checkpoint {args.out / 'checkpoints' / 'last.pt'}")
+    print(
+        f"done: {trainer.state.epoch} epochs, {trainer.state.step} steps,"
+        f" {trainer.state.elapsed_s / 60:.1f} min; checkpoint {args.out / 'checkpoints' / 'last.pt'}"
+    )
     return 0 if metrics or trainer.state.epoch else 1

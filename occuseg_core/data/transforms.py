@@ -51,7 +51,9 @@ def elastic_distortion(
     return xyz + magnitude_m * displacement
 
 
-def jitter_colors(colors: np.ndarray, strength: float, noise: float, rng: np.random.Generator) -> np.ndarray:
+def jitter_colors(
+    colors: np.ndarray, strength: float, noise: float, rng: np.random.Generator
+) -> np.ndarray:
     """Brightness/contrast change, a per-channel shift and per-point noise, clipped to [0, 1]."""
     gain = 1.0 + rng.uniform(-strength, strength)
     shift = rng.normal(0.0, strength / 2.0, size=3)
@@ -81,7 +83,9 @@ def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator)
             normals[:, :2] *= flip
     xyz *= rng.uniform(*config.scale_range)
     if config.elastic:
-        for granularity, magnitude in zip(config.elastic_granularity_m, config.elastic_magnitude_m):
+        for granularity, magnitude in zip(
+            config.elastic_granularity_m, config.elastic_magnitude_m
+        ):
             xyz = elastic_distortion(xyz, granularity, magnitude, rng)
     colors = scene.colors
     if config.color_jitter > 0 or config.color_noise > 0:

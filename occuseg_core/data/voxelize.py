@@ -60,7 +60,9 @@ class VoxelGrid:
         """
         voxel_values = np.asarray(voxel_values)
         if voxel_values.shape[0] != self.num_voxels:
-            raise ValueError(f"expected {self.num_voxels} voxel values; got {voxel_values.shape[0]}")
+            raise ValueError(
+                f"expected {self.num_voxels} voxel values; got {voxel_values.shape[0]}"
+            )
         return voxel_values[self.point_to_voxel]
 
 
@@ -84,10 +86,17 @@ def voxel_cells(xyz_m: np.ndarray, voxel_size_m: float) -> tuple[np.ndarray, np.
     shifted = cells - lo
     key = (shifted[:, 0] * span[1] + shifted[:, 1]) * span[2] + shifted[:, 2]
     unique_key, point_to_voxel = np.unique(key, return_inverse=True)
-    coords = np.stack(
-        [unique_key // (span[1] * span[2]), (unique_key // span[2]) % span[1], unique_key % span[2]],
-        axis=1,
-    ) + lo
+    coords = (
+        np.stack(
+            [
+                unique_key // (span[1] * span[2]),
+                (unique_key // span[2]) % span[1],
+                unique_key % span[2],
+            ],
+            axis=1,
+        )
+        + lo
+    )
     if np.abs(coords).max() >= 2**31:
         raise ValueError("voxel coordinates overflow int32; scene coordinates are absurdly large")
     return coords.astype(np.int32), point_to_voxel.reshape(-1).astype(np.int64)

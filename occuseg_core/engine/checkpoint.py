@@ -39,7 +39,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             tmp.unlink()
 
 
-def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, *, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Reads and validates a checkpoint.
 
     Returns:
@@ -56,7 +58,9 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise OccusegError(f"checkpoint {path} is corrupted or not a checkpoint ({reason})") from None
+        raise OccusegError(
+            f"checkpoint {path} is corrupted or not a checkpoint ({reason})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise OccusegError(f"{path} is not an occuseg checkpoint (no '{CHECKPOINT_FORMAT}' tag)")
     version = data.get("format_version")

@@ -79,7 +79,9 @@ class Trainer:
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
         )
-        train_set = VoxelizedScenes(train_scenes, config.data, augment=True, seed=config.train.seed)
+        train_set = VoxelizedScenes(
+            train_scenes, config.data, augment=True, seed=config.train.seed
+        )
         self.loader = make_loader(
             train_set, self.classes, batch_size=config.train.batch_size, shuffle=True,
             num_workers=config.train.num_workers, seed=config.train.seed,
@@ -119,9 +121,13 @@ class Trainer:
     def _train_step(self, batch) -> dict[str, float] | None:
         train = self.config.train
         for group in self.optimizer.param_groups:
-            group["lr"] = train.lr * lr_factor(train.schedule, self._progress(), train.min_lr_fraction)
+            group["lr"] = train.lr * lr_factor(
+                train.schedule, self._progress(), train.min_lr_fraction
+            )
         batch = batch.to(self.device)
-        losses = occuseg_losses(self.model(batch), batch_targets(batch), weights=vars(train.loss_weights))
+        losses = occuseg_losses(
+            self.model(batch), batch_targets(batch), weights=vars(train.loss_weights)
+        )
         if not torch.isfinite(losses["loss"]):
             return None
         self.optimizer.zero_grad(set_to_none=True)
@@ -173,7 +179,9 @@ class Trainer:
     def fit(self, echo=print) -> dict[str, float]:
         """Trains until `train.epochs` or the time limit; returns the last epoch's metrics."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+        (self.run_dir / "config.yaml").write_text(
+            yaml.safe_dump(self.config.to_dict(), sort_keys=False)
+        )
         metrics: dict[str, float] = {}
         self.model.train()
         with MetricsLog(self.run_dir) as log:

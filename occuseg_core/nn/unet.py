@@ -28,7 +28,9 @@ class SparseUNet(nn.Module):
         blocks_per_level: residual blocks per level in the encoder and in the decoder (>= 1).
     """
 
-    def __init__(self, *, in_channels: int, widths: tuple[int, ...], blocks_per_level: int) -> None:
+    def __init__(
+        self, *, in_channels: int, widths: tuple[int, ...], blocks_per_level: int
+    ) -> None:
         super().__init__()
         if len(widths) < 1 or any(w <= 0 for w in widths):
             raise ValueError(f"widths must be a non-empty tuple of positive ints; got {widths}")
@@ -37,7 +39,9 @@ class SparseUNet(nn.Module):
         self.widths = tuple(int(w) for w in widths)
         self.out_channels = self.widths[0]
         self.stem = spconv.SparseSequential(
-            spconv.SubMConv3d(in_channels, widths[0], 3, padding=1, bias=False, indice_key="subm0"),
+            spconv.SubMConv3d(
+                in_channels, widths[0], 3, padding=1, bias=False, indice_key="subm0"
+            ),
             nn.BatchNorm1d(widths[0], momentum=0.02),
             nn.ReLU(inplace=True),
         )

@@ -92,7 +92,9 @@ def _check_resume_matches(tmp_path, monkeypatch):
     resumed.fit(echo=lambda _: None)
     assert resumed.state.epoch == straight.state.epoch == 2
     assert resumed.state.step == straight.state.step == 4
-    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values()
+    ):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=f"parameter {name} differs")
     rows = (tmp_path / "split" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # header + one row per epoch, across the resume
@@ -126,7 +128,9 @@ def test_corrupted_and_foreign_checkpoints_are_rejected(tmp_path):
     with pytest.raises(OccusegError, match="not an occuseg checkpoint"):
         load_checkpoint(foreign)
     newer = tmp_path / "newer.pt"
-    torch.save({"format": "occuseg-checkpoint", "format_version": 99, "config": {}, "model": {}}, newer)
+    torch.save(
+        {"format": "occuseg-checkpoint", "format_version": 99, "config": {}, "model": {}}, newer
+    )
     with pytest.raises(OccusegError, match="format version 99"):
         load_checkpoint(newer)
     with pytest.raises(OccusegError, match="does not exist"):

@@ -25,7 +25,10 @@ def test_uint8_colors_are_scaled_to_unit_range():
         (dict(xyz=np.array([[0, np.inf, 0]]), colors=np.zeros((1, 3))), "NaN or inf"),
         (dict(xyz=np.zeros((3, 3)), colors=np.zeros((2, 3))), "colors must be"),
         (dict(xyz=np.zeros((2, 3)), colors=np.full((2, 3), 2.0)), r"\[0, 1\]"),
-        (dict(xyz=np.zeros((2, 3)), colors=np.zeros((2, 3)), semantic=np.zeros(3, int)), "semantic"),
+        (
+            dict(xyz=np.zeros((2, 3)), colors=np.zeros((2, 3)), semantic=np.zeros(3, int)),
+            "semantic",
+        ),
         (dict(xyz=np.zeros((2, 3)), colors=np.zeros((2, 3)), instance=np.array([0, -1])), ">= 0"),
         (dict(xyz=np.zeros((2, 3)), colors=np.zeros((2, 3)), semantic=np.zeros(2)), "integers"),
         (dict(xyz=np.zeros((2, 3)), colors=np.zeros((2, 3)), normals=np.zeros((1, 3))), "normals"),

@@ -1,0 +1,177 @@
+"""Node parameters: one table of specs, declared with descriptors and read into a dataclass.
+
+Each parameter has a description (with units), a range where it is numeric, and read_only
+when changing it would need a new model. Defaults that the core library owns (filtering of
+instances) come from `SegmenterOptions`. `declare_and_read` validates everything at start-up
+and raises `ParameterError` naming the parameter, so a typo stops the node with a clear line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+
+from occuseg_core.inference import SegmenterOptions
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+CORE_DEFAULTS = SegmenterOptions()
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot start with; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One parameter: default, description, optional inclusive range, read-only flag."""
+
+    default: Any
+    description: str
+    low: float | None = None
+    high: float | None = None
+    read_only: bool = False
+    map_only: bool = False
+
+
+SPECS: dict[str, Spec] = {
+    "checkpoint": Spec("", "model checkpoint file; empty = the bundled default model",
+                       read_only=True),
+    "device": Spec("auto", "auto, cpu, cuda or cuda:N (auto = CUDA when available)",
+                   read_only=True),
+    "half": Spec(False, "float16 network on CUDA (ignored on CPU)", read_only=True),
+    "voxel_size_m": Spec(0.0, "[m] grid for downsampling and for the map; 0 = the model's",
+                         0.0, 0.5, read_only=True),
+    "max_points": Spec(300_000, "clouds with more valid points are voxel-downsampled (warning)",
+                       1_000, 50_000_000),
+    "max_input_points": Spec(5_000_000, "clouds declaring more points are refused as absurd",
+                             1_000, 100_000_000),
+    "min_instance_points": Spec(CORE_DEFAULTS.min_instance_points,
+                                "drop instances with fewer input points", 0, 10_000_000),
+    "score_threshold": Spec(CORE_DEFAULTS.score_threshold, "drop instances scoring lower",
+                            0.0, 1.0),
+    "class_names": Spec([""], "display-name overrides as 'ID:NAME' (e.g. '5:stool'); '' = none",
+                        read_only=True),
+    "input_reliability": Spec("best_effort", "input QoS: best_effort (matches every "
+                              "publisher) or reliable", read_only=True),
+    "input_depth": Spec(1, "input QoS queue depth (1 = only the newest cloud)", 1, 100,
+                        read_only=True),
+    "output_depth": Spec(5, "queue depth of the reliable output topics", 1, 100, read_only=True),
+    "publish_points": Spec(True, "publish instances/points (the labelled cloud)"),
+    "publish_markers": Spec(True, "publish instances/markers (boxes and labels for RViz)"),
+    "warmup": Spec(True, "run the model once on a small scene at start-up", read_only=True),
+    "diagnostics_period_s": Spec(1.0, "[s] period of /diagnostics", 0.1, 60.0, read_only=True),
+    "map_frame": Spec("map", "fixed frame of the map; clouds in other frames are refused",
+                      read_only=True, map_only=True),
+    "max_voxels": Spec(2_000_000, "map size limit; the longest-unseen voxels go first",
+                       1_000, 50_000_000, map_only=True),
+    "map_extent_m": Spec(15.0, "[m] voxels farther (in x, y) from the newest cloud's centre "
+                         "are forgotten", 0.5, 1000.0, map_only=True),
+    "segment_period_s": Spec(2.0, "[s] re-segmentation period of the map", 0.05, 3600.0,
+                             read_only=True, map_only=True),
+    "match_min_overlap": Spec(0.3, "voxel IoU an instance needs with a previous one to keep "
+                              "its id", 0.01, 1.0, map_only=True),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """The resolved parameters (see SPECS for meaning and units)."""
+
+    checkpoint: str
+    device: str
+    half: bool
+    voxel_size_m: float
+    max_points: int
+    max_input_points: int
+    min_instance_points: int
+    score_threshold: float
+    class_names: tuple[str, ...]
+    input_reliability: str
+    input_depth: int
+    output_depth: int
+    publish_points: bool
+    publish_markers: bool
+    warmup: bool
+    diagnostics_period_s: float
+    map_frame: str = "map"
+    max_voxels: int = 2_000_000
+    map_extent_m: float = 15.0
+    segment_period_s: float = 2.0
+    match_min_overlap: float = 0.3
+
+    def class_name_overrides(self) -> dict[int, str]:
+        """'ID:NAME' entries as {id: name} (validated by `validate`)."""
+        pairs = (entry.split(":", 1) for entry in self.class_names if entry)
+        return {int(k): v.strip() for k, v in pairs}
+
+
+def descriptor(name: str, spec: Spec) -> ParameterDescriptor:
+    out = ParameterDescriptor(name=name, description=spec.description, read_only=spec.read_only)
+    if spec.low is not None and isinstance(spec.default, float):
+        out.floating_point_range = [
+            FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)
+        ]
+    elif spec.low is not None:
+        out.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high),
+                                          step=1)]  # fmt: skip
+    return out
+
+
+def declare_and_read(node: Node, *, map_mode: bool = False) -> NodeParams:
+    """Declares every parameter of the node's mode, then reads and validates them.
+
+    Raises:
+        ParameterError: a value outside its range, of the wrong type, or invalid (device,
+            checkpoint path, class names, QoS name).
+    """
+    values = {}
+    for name, spec in SPECS.items():
+        if spec.map_only and not map_mode:
+            continue
+        try:
+            values[name] = node.declare_parameter(name, spec.default, descriptor(name, spec)).value
+        except (ParameterException, TypeError, ValueError) as error:
+            raise ParameterError(f"parameter {name!r}: {error}") from None
+    values["class_names"] = tuple(values["class_names"])
+    params = NodeParams(**values)
+    validate(params)
+    return params
+
+
+def validate(params: NodeParams) -> None:
+    """Checks what descriptors cannot express. Raises ParameterError."""
+    if not DEVICE_PATTERN.match(params.device):
+        raise ParameterError(f"parameter 'device': {params.device!r} is not auto, cpu, cuda[:N]")
+    if params.checkpoint and not Path(params.checkpoint).expanduser().is_file():
+        raise ParameterError(f"parameter 'checkpoint': no file at {params.checkpoint!r}")
+    if params.input_reliability not in ("best_effort", "reliable"):
+        raise ParameterError(
+            f"parameter 'input_reliability': {params.input_reliability!r} is not best_effort"
+            " or reliable"
+        )
+    for entry in params.class_names:
+        if entry and not re.match(r"^\s*\d+\s*:\s*\S", entry):
+            raise ParameterError(f"parameter 'class_names': {entry!r} is not 'ID:NAME'")
+    if not params.map_frame:
+        raise ParameterError("parameter 'map_frame' must not be empty")
+
+
+def default_params(**overrides) -> NodeParams:
+    """The parameters a node would start with, plus overrides (for `occuseg bag`)."""
+    values = {name: spec.default for name, spec in SPECS.items()}
+    values.update(overrides)
+    values["class_names"] = tuple(values["class_names"])
+    params = NodeParams(**values)
+    validate(params)
+    return params
+
+
+def param_names(map_mode: bool) -> list[str]:
+    """Names a node of the mode declares (used by tests and docs)."""
+    return [n for n, s in SPECS.items() if map_mode or not s.map_only]
