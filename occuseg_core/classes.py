@@ -70,7 +70,8 @@ class ClassTable:
     def __post_init__(self) -> None:
         if len(self.dataset_ids) != len(self.names):
             raise ValueError(
-                f"class table {self.name!r}: {len(self.dataset_ids)} ids but {len(self.names)} names"
+                f"class table {self.name!r}: {len(self.dataset_ids)} ids but"
+                f" {len(self.names)} names"
             )
         if len(set(self.dataset_ids)) != len(self.dataset_ids):
             raise ValueError(f"class table {self.name!r}: duplicate dataset ids")
@@ -150,7 +151,23 @@ S3DIS13 = ClassTable(
     background_ids=(1, 2, 3),
 )  # fmt: skip
 
-CLASS_TABLES: dict[str, ClassTable] = {"scannet20": SCANNET20, "s3dis13": S3DIS13}
+SCENENN10_IDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 14, 25, 40)
+"""NYU40 ids of the SceneNN classes of the paper's Table 4 (after JSIS3D), in column order:
+wall, floor, cabinet, bed, chair, sofa, table, desk, television ("tv"), prop (otherprop)."""
+
+SCENENN10 = ClassTable(
+    name="scenenn10",
+    dataset_ids=SCENENN10_IDS,
+    names=tuple(NYU40_NAMES[i] for i in SCENENN10_IDS[:-1]) + ("prop",),
+    background_ids=(),
+)
+"""SceneNN's ten evaluated classes; all of them count as instances (walls and floors too)."""
+
+CLASS_TABLES: dict[str, ClassTable] = {
+    "scannet20": SCANNET20,
+    "s3dis13": S3DIS13,
+    "scenenn10": SCENENN10,
+}
 
 
 def class_table(name: str) -> ClassTable:

@@ -18,6 +18,7 @@ from occuseg_core.errors import OccusegError
 
 COMMANDS: dict[str, str] = {
     "synth": "occuseg_core.commands.synth",
+    "prepare": "occuseg_core.commands.prepare",
     "train": "occuseg_core.commands.train",
     "segment": "occuseg_core.commands.segment",
     "supervoxels": "occuseg_core.commands.supervoxels",
@@ -26,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "bag": "occuseg_core.commands.bag",
     "render": "occuseg_core.commands.render",
     "demo": "occuseg_core.commands.demo",
+    "export": "occuseg_core.commands.export",
 }
 
 
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OccusegError, ValueError, OSError) as error:
         if os.environ.get("OCCUSEG_DEBUG"):
             raise
-        print(f"occuseg {args.command}: error: {error}", file=sys.stderr)
+        message = " ".join(str(error).split())  # one line, whatever the source's layout
+        print(f"occuseg {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"occuseg {args.command}: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ way, synthetic or prepared from ScanNet; `write_dataset_index` indexes such a pr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -65,7 +66,7 @@ def split_counts(num_scenes: int, val_fraction: float) -> tuple[int, int]:
     return num_scenes - val, val
 
 
-def _check_target(out_dir: Path, overwrite: bool) -> None:
+def check_target(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise OccusegError(f"{out_dir}: exists and is not a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
@@ -75,7 +76,18 @@ def _check_target(out_dir: Path, overwrite: bool) -> None:
         )
 
 
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
+def staging_dir(out_dir: Path) -> Path:
+    """A fresh hidden folder beside `out_dir` to write a dataset into, with the permissions the
+    umask gives new folders (mkdtemp alone makes it owner-only, but a dataset is for sharing)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
+def move_into_place(tmp: Path, out_dir: Path) -> None:
     """Renames the finished temp folder to `out_dir`, replacing an existing one last."""
     if not out_dir.exists():
         tmp.rename(out_dir)
@@ -115,13 +127,12 @@ def write_synthetic_dataset(
         raise OccusegError(f"seed must be a non-negative integer; got {seed!r}")
     num_train, num_val = split_counts(num_scenes, val_fraction)
     out_dir = Path(out_dir)
-    _check_target(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_target(out_dir, overwrite)
     index = synthetic_index(num_scenes, num_val, int(seed), config)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = staging_dir(out_dir)
     try:
         _write_scenes(tmp, index, config, progress)
-        _move_into_place(tmp, out_dir)
+        move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -15,22 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occuseg_core.classes import NYU40_NAMES, ClassTable
+from occuseg_core.classes import SCENENN10, SCENENN10_IDS, ClassTable
 from occuseg_core.eval import report
 from occuseg_core.eval.instance_ap import ScanNetInstanceResult, evaluate_instances
 from occuseg_core.eval.overlaps import ScenePredictions
 from occuseg_core.eval.s3dis import PrecisionRecallResult, evaluate_precision_recall
 
-SCENENN10_IDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 14, 25, 40)
-"""NYU40 ids of the paper's Table 4 columns, in column order."""
-
-SCENENN10 = ClassTable(
-    name="scenenn10",
-    dataset_ids=SCENENN10_IDS,
-    names=tuple(NYU40_NAMES[i] for i in SCENENN10_IDS[:-1]) + ("prop",),
-    background_ids=(),
-)
-"""SceneNN's ten evaluated classes; all of them count as instances (walls and floors too)."""
+__all__ = ["SCENENN10", "SCENENN10_IDS", "SceneNNResult", "evaluate_scenenn"]
+# SCENENN10 (and its ids) live in occuseg_core.classes, registered as "scenenn10"; re-exported
+# here, where the evaluation code first defined them.
 
 
 @dataclass(frozen=True, eq=False)
