@@ -12,7 +12,7 @@ ROS_INPUTS := package.xml CMakeLists.txt $(wildcard msg/*.msg launch/*.py config
               tools/ros/build_messages.sh tools/ros/wheel_include_dirs.cmake
 ROS_STAMP  := occuseg_ros/msg/.occuseg-ros-$(shell cat $(ROS_INPUTS) | sha1sum | cut -c1-12)
 
-.PHONY: setup ros demo test test-fast bench clean-venv
+.PHONY: setup ros demo test test-fast model clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,16 @@ demo: setup
 
 test: setup ros
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Reproduces the bundled model occuseg_core/models/default.pt (about 35 minutes on 2 CPU cores;
+# see occuseg_core/models/MODEL_CARD.md). Multithreaded CPU training is not bitwise
+# reproducible, so a rerun gives a model of the same quality, not the same bytes.
+MODEL_DATA ?= data/synth420
+model: setup
+	$(VENV)/bin/occuseg synth --out $(MODEL_DATA) --scenes 420 --seed 0 --val-fraction 0.047619 --overwrite
+	rm -rf runs/model
+	$(VENV)/bin/occuseg train --config small --data $(MODEL_DATA) --out runs/model --time-limit-min 30
+	$(VENV)/bin/occuseg export runs/model/checkpoints/last.pt --out occuseg_core/models/default.pt
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not ros" $(PYTEST_ARGS)

@@ -49,9 +49,18 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training augmentation of each scene (applied to points before voxelization)."""
+    """Training augmentation of each scene (applied to points before voxelization).
+
+    `rotate_z` turns the scene about the vertical axis: by any angle, or with
+    `rotate_z_right_angles` by a multiple of 90 degrees plus a uniform jitter of up to
+    `rotate_z_jitter_deg` (for axis-aligned data such as aligned ScanNet scans and the synthetic
+    rooms, where arbitrary angles spend capacity on staircase-voxelized walls the test data never
+    shows).
+    """
 
     rotate_z: bool = True
+    rotate_z_right_angles: bool = False
+    rotate_z_jitter_deg: float = 0.0
     flip_xy: bool = True
     scale_range: tuple[float, float] = (0.9, 1.1)
     elastic: bool = True
@@ -63,9 +72,14 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """What the network sees: voxel size, splits, augmentation."""
+    """What the network sees: voxel size, input features, splits, augmentation.
+
+    `input_features`: "rgb" (the paper's input) and optionally "height" above the floor (see
+    `occuseg_core.data.collate.input_features`); `model.unet.in_channels` must match.
+    """
 
     voxel_size_m: float = 0.02
+    input_features: tuple[str, ...] = ("rgb",)
     train_split: str = "train"
     val_split: str = "val"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -151,7 +165,8 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
                 f"config key {where}: expected {len(item_types)} items; got {value!r}"
             )
         return tuple(
-            _convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, item_types))
+            _convert(v, t, f"{where}[{i}]")
+            for i, (v, t) in enumerate(zip(value, item_types, strict=True))
         )
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -170,7 +185,7 @@ def _build(cls: type, values: Any, where: str) -> Any:
     unknown = sorted(set(values) - known)
     if unknown:
         raise OccusegError(
-            f"unknown config key(s) {', '.join((where + '.' if where else '') + k for k in unknown)};"
+            f"unknown config key(s) {', '.join(f'{where}.{k}' if where else k for k in unknown)};"
             f" known in {where or '<root>'}: {sorted(known)}"
         )
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
@@ -195,8 +210,15 @@ def validate_config(config: OccuSegConfig) -> OccuSegConfig:
     lo, hi = config.data.augment.scale_range
     if not 0 < lo <= hi:
         problems.append("data.augment.scale_range must satisfy 0 < low <= high")
-    if config.model.unet.in_channels != 3:
-        problems.append("model.unet.in_channels must be 3 (RGB input)")
+    from occuseg_core.data.collate import FEATURE_CHANNELS
+
+    unknown = [f for f in config.data.input_features if f not in FEATURE_CHANNELS]
+    if unknown or not config.data.input_features:
+        problems.append(f"data.input_features must be some of {sorted(FEATURE_CHANNELS)}")
+    elif config.model.unet.in_channels != sum(
+        FEATURE_CHANNELS[f] for f in config.data.input_features
+    ):
+        problems.append("model.unet.in_channels must equal the width of data.input_features")
     try:
         class_table(config.model.class_table)
     except ValueError as error:
@@ -234,8 +256,13 @@ def load_config(name_or_path: str | Path) -> OccuSegConfig:
         raise OccusegError(f"config file {path} does not exist")
     try:
         values = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
-        raise OccusegError(f"config file {path} is not readable YAML: {error}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise OccusegError(f"config file {path} is not readable YAML: {problem}{where}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise OccusegError(f"config file {path} is not readable: {error}") from None
     try:
         return config_from_dict(values or {})
     except OccusegError as error:

@@ -12,8 +12,11 @@ HELP = "train the network on a dataset folder (synthetic, ScanNet, S3DIS prepare
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="named config (small, paper, scannet, s3dis) or YAML path;"
-                        " optional with --resume (the run's own config.yaml is used)")  # fmt: skip
+    parser.add_argument(
+        "--config",
+        help="named config (small, paper, scannet, s3dis, scenenn) or YAML path; optional with"
+        " --resume (the run's own config.yaml is used)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="run directory to write")
     parser.add_argument("--data", type=Path, help="dataset root with train/ and val/ folders")
     parser.add_argument(
@@ -25,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--time-limit-min", type=float, help="stop after this many training minutes"
     )
     parser.add_argument("--seed", type=int, help="override train.seed")
+    parser.add_argument("--train-split", help="override data.train_split (e.g. fold3-train)")
+    parser.add_argument("--val-split", help="override data.val_split (e.g. fold3-val)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -38,11 +43,19 @@ def _resolve_config(args: argparse.Namespace):
         config = load_config(run_config)
     else:
         config = load_config(args.config)
-    overrides = {"epochs": args.epochs, "device": args.device,
-                 "time_limit_min": args.time_limit_min, "seed": args.seed}  # fmt: skip
+    overrides = {
+        "epochs": args.epochs,
+        "device": args.device,
+        "time_limit_min": args.time_limit_min,
+        "seed": args.seed,
+    }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **overrides))
+    splits = {"train_split": args.train_split, "val_split": args.val_split}
+    splits = {k: v for k, v in splits.items() if v is not None}
+    if splits:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, **splits))
     return validate_config(config)
 
 
@@ -75,11 +88,14 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         trainer.resume()
         print(f"resuming {args.out} at epoch {trainer.state.epoch}, step {trainer.state.step}")
-    print(f"training {config.name} on {len(train_scenes)} scenes ({len(val_scenes)} val)"
-          f" on {trainer.device}; writing {args.out}")  # fmt: skip
+    print(
+        f"training {config.name} on {len(train_scenes)} scenes ({len(val_scenes)} val)"
+        f" on {trainer.device}; writing {args.out}"
+    )
     metrics = trainer.fit()
+    last = args.out / "checkpoints" / "last.pt"
     print(
         f"done: {trainer.state.epoch} epochs, {trainer.state.step} steps,"
-        f" {trainer.state.elapsed_s / 60:.1f} min; checkpoint {args.out / 'checkpoints' / 'last.pt'}"
+        f" {trainer.state.elapsed_s / 60:.1f} min; checkpoint {last}"
     )
     return 0 if metrics or trainer.state.epoch else 1

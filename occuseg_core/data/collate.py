@@ -23,7 +23,7 @@ class VoxelBatch:
 
     Args:
         coords: (V, 4) int32 [scene, x, y, z], x/y/z >= 0.
-        features: (V, 3) float32 input features (RGB centred on 0: colour - 0.5).
+        features: (V, C) float32 input features (see `input_features`).
         positions_m: (V, 3) float32 voxel centres mu_i in metres, scene frame.
         voxel_scene: (V,) int64 scene index of each voxel.
         spatial_shape: (3,) grid extent covering every scene's coords.
@@ -56,9 +56,34 @@ class VoxelBatch:
         )  # fmt: skip
 
 
-def input_features(grid: VoxelGrid) -> np.ndarray:
-    """(V, 3) float32 network input of a voxel grid: mean colour centred on 0."""
-    return (grid.colors - 0.5).astype(np.float32)
+FEATURE_CHANNELS: dict[str, int] = {"rgb": 3, "height": 1}
+"""Input features the network can take, and their widths."""
+
+HEIGHT_SCALE_M = 2.0
+"""Heights above the scene's floor are divided by this, so the feature stays about 0..1.5."""
+
+
+def input_features(grid: VoxelGrid, names: tuple[str, ...] = ("rgb",)) -> np.ndarray:
+    """(V, C) float32 network input of a voxel grid.
+
+    Args:
+        grid: the voxels.
+        names: features in order (keys of FEATURE_CHANNELS): "rgb" is the mean colour centred
+            on 0 (the paper's input); "height" is the voxel's height above the scene's floor,
+            taken as the 1st percentile of voxel heights (robust to a few stray points below
+            it), divided by HEIGHT_SCALE_M. Height needs z up, as in every indoor dataset.
+    """
+    parts = []
+    for name in names:
+        if name == "rgb":
+            parts.append(grid.colors - 0.5)
+        elif name == "height":
+            z = grid.positions_m[:, 2].astype(np.float64)
+            floor = np.percentile(z, 1.0) if z.size else 0.0
+            parts.append(((z - floor) / HEIGHT_SCALE_M)[:, None])
+        else:
+            raise ValueError(f"unknown input feature {name!r}; known: {sorted(FEATURE_CHANNELS)}")
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def training_targets(grid: VoxelGrid, classes: ClassTable) -> tuple[np.ndarray, np.ndarray]:
@@ -75,21 +100,26 @@ def training_targets(grid: VoxelGrid, classes: ClassTable) -> tuple[np.ndarray, 
     return semantic, instance.astype(np.int64)
 
 
-def collate(grids: list[VoxelGrid], classes: ClassTable | None = None) -> VoxelBatch:
+def collate(
+    grids: list[VoxelGrid],
+    classes: ClassTable | None = None,
+    features: tuple[str, ...] = ("rgb",),
+) -> VoxelBatch:
     """Concatenates voxel grids into a batch; with `classes`, also the training targets.
 
     Args:
         grids: B >= 1 voxel grids.
         classes: class table mapping the grids' dataset labels to train ids, or None for
             inference batches without targets.
+        features: the input features (see `input_features`), as the model was trained.
     """
     if not grids:
         raise ValueError("collate needs at least one voxel grid")
-    coords, features, positions, scene_index, semantic, instance = [], [], [], [], [], []
+    coords, inputs, positions, scene_index, semantic, instance = [], [], [], [], [], []
     for b, grid in enumerate(grids):
         local = grid.coords - grid.coords.min(axis=0)
         coords.append(np.concatenate([np.full((grid.num_voxels, 1), b, np.int32), local], axis=1))
-        features.append(input_features(grid))
+        inputs.append(input_features(grid, features))
         positions.append(grid.positions_m)
         scene_index.append(np.full(grid.num_voxels, b, np.int64))
         if classes is not None:
@@ -101,7 +131,7 @@ def collate(grids: list[VoxelGrid], classes: ClassTable | None = None) -> VoxelB
     to_tensor = lambda parts: torch.from_numpy(np.concatenate(parts))  # noqa: E731
     return VoxelBatch(
         coords=torch.from_numpy(all_coords.astype(np.int32)),
-        features=to_tensor(features), positions_m=to_tensor(positions),
+        features=to_tensor(inputs), positions_m=to_tensor(positions),
         voxel_scene=to_tensor(scene_index), spatial_shape=spatial_shape, batch_size=len(grids),
         semantic_target=to_tensor(semantic) if classes is not None else None,
         instance_ids=to_tensor(instance) if classes is not None else None,

@@ -73,7 +73,11 @@ def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator)
     xyz = scene.xyz.astype(np.float64) - scene.xyz.mean(axis=0)
     normals = None if scene.normals is None else scene.normals.astype(np.float64)
     if config.rotate_z:
-        angle = rng.uniform(0.0, 2.0 * np.pi)
+        if config.rotate_z_right_angles:
+            jitter = np.deg2rad(rng.uniform(-1.0, 1.0) * config.rotate_z_jitter_deg)
+            angle = rng.integers(0, 4) * np.pi / 2 + jitter
+        else:
+            angle = rng.uniform(0.0, 2.0 * np.pi)
         xyz = rotate_z(xyz, angle)
         normals = None if normals is None else rotate_z(normals, angle)
     if config.flip_xy:
@@ -84,7 +88,7 @@ def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator)
     xyz *= rng.uniform(*config.scale_range)
     if config.elastic:
         for granularity, magnitude in zip(
-            config.elastic_granularity_m, config.elastic_magnitude_m
+            config.elastic_granularity_m, config.elastic_magnitude_m, strict=True
         ):
             xyz = elastic_distortion(xyz, granularity, magnitude, rng)
     colors = scene.colors

@@ -71,7 +71,7 @@ def make_loader(
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=num_workers,
-        collate_fn=lambda grids: collate(grids, classes),
+        collate_fn=lambda grids: collate(grids, classes, dataset.data.input_features),
         generator=generator,
         drop_last=False,
         persistent_workers=False,

@@ -87,3 +87,24 @@ def check_compatible(checkpoint_config: OccuSegConfig, config: OccuSegConfig, pa
                 f"checkpoint {path} was trained with a different '{section}' config;"
                 f" resume with the run's own config ({path.parent.parent / 'config.yaml'})"
             )
+
+
+def export_model(checkpoint_path: str | Path, out_path: str | Path) -> dict[str, Any]:
+    """Writes a deployable copy of a checkpoint: config, weights and metrics only.
+
+    Drops the optimiser state (two thirds of a training checkpoint's size), so the file is
+    what `Segmenter.from_checkpoint` needs and nothing more.
+
+    Returns:
+        The exported dict (with "config" as a plain dict).
+    """
+    checkpoint = load_checkpoint(checkpoint_path)
+    payload = {
+        "config": checkpoint["config"].to_dict(),
+        "model": checkpoint["model"],
+        "metrics": checkpoint.get("metrics", {}),
+        "state": checkpoint.get("state", {}),
+        "exported_from": str(Path(checkpoint_path).name),
+    }
+    save_checkpoint(out_path, payload)
+    return payload

@@ -83,9 +83,13 @@ class Trainer:
             train_scenes, config.data, augment=True, seed=config.train.seed
         )
         self.loader = make_loader(
-            train_set, self.classes, batch_size=config.train.batch_size, shuffle=True,
-            num_workers=config.train.num_workers, seed=config.train.seed,
-        )  # fmt: skip
+            train_set,
+            self.classes,
+            batch_size=config.train.batch_size,
+            shuffle=True,
+            num_workers=config.train.num_workers,
+            seed=config.train.seed,
+        )
         limit = min(config.train.val_scenes, len(val_scenes))
         val_subset = [val_scenes[i] for i in range(limit)]
         self.val_grids = VoxelizedScenes(val_subset, config.data, augment=False, seed=0)
@@ -139,8 +143,13 @@ class Trainer:
     def _train_epoch(self, log: MetricsLog) -> dict[str, float]:
         sums, count, skipped = defaultdict(float), 0, 0
         epoch = self.state.epoch
-        bar = tqdm(total=len(self.loader), desc=f"epoch {epoch + 1}/{self.config.train.epochs}",
-                   disable=not self.progress, leave=False, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=len(self.loader),
+            desc=f"epoch {epoch + 1}/{self.config.train.epochs}",
+            disable=not self.progress,
+            leave=False,
+            dynamic_ncols=True,
+        )
         tick = time.perf_counter()  # training time includes data loading, not validation
         for batch in iterate_epoch(self.loader, epoch, self.config.train.seed):
             values = self._train_step(batch)
@@ -189,14 +198,27 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 metrics = self._train_epoch(log)
                 self.state.epoch += 1
-                if self.val_grids and (self.state.epoch % self.config.train.val_every == 0
-                                       or self._out_of_time()
-                                       or self.state.epoch == self.config.train.epochs):  # fmt: skip
-                    metrics.update(validate(self.model, self.val_grids, self.classes, self.device))
-                metrics.update(epoch=self.state.epoch, step=self.state.step,
-                               lr=self.optimizer.param_groups[0]["lr"],
-                               epoch_s=time.perf_counter() - epoch_start,
-                               train_s=self.state.elapsed_s)  # fmt: skip
+                if self.val_grids and (
+                    self.state.epoch % self.config.train.val_every == 0
+                    or self._out_of_time()
+                    or self.state.epoch == self.config.train.epochs
+                ):
+                    metrics.update(
+                        validate(
+                            self.model,
+                            self.val_grids,
+                            self.classes,
+                            self.device,
+                            features=self.config.data.input_features,
+                        )
+                    )
+                metrics.update(
+                    epoch=self.state.epoch,
+                    step=self.state.step,
+                    lr=self.optimizer.param_groups[0]["lr"],
+                    epoch_s=time.perf_counter() - epoch_start,
+                    train_s=self.state.elapsed_s,
+                )
                 log.epoch(self.state.step, metrics)
                 self._save(metrics)
                 echo(format_epoch(metrics))

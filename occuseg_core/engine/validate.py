@@ -38,6 +38,7 @@ def validate(
     classes: ClassTable,
     device: torch.device,
     loss_weights: LossWeights | None = None,
+    features: tuple[str, ...] = ("rgb",),
 ) -> dict[str, float]:
     """Runs the model on labelled voxel grids, one scene at a time, in eval mode.
 
@@ -47,6 +48,7 @@ def validate(
         classes: class table of the model.
         device: where to run.
         loss_weights: weights for the reported total loss (default all 1).
+        features: the model's input features (`DataConfig.input_features`).
 
     Returns:
         {"val_semantic_accuracy", "val_occupancy_within_0.3", "val_occupancy_median_error",
@@ -58,7 +60,7 @@ def validate(
     errors, loss_sums = [], defaultdict(float)
     weights = vars(loss_weights or LossWeights())
     for index in range(len(grids)):
-        batch = collate([grids[index]], classes).to(device)
+        batch = collate([grids[index]], classes, features).to(device)
         outputs = model(batch)
         losses = occuseg_losses(outputs, batch_targets(batch), weights=weights)
         for name, value in losses.items():

@@ -70,7 +70,6 @@ class OccuSegHeads(nn.Module):
             self.occupancy[-1].bias.fill_(initial_log_occupancy)
             for i, sigma in enumerate(initial_sigma):
                 self.covariance[-1].bias[i] = _inverse_softplus(sigma - SIGMA_FLOOR)
-            self.spatial_embedding[-1].weight.mul_(0.1)
             self.spatial_embedding[-1].bias.zero_()
 
     def forward(self, features: torch.Tensor) -> HeadOutputs:

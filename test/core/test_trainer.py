@@ -92,9 +92,10 @@ def _check_resume_matches(tmp_path, monkeypatch):
     resumed.fit(echo=lambda _: None)
     assert resumed.state.epoch == straight.state.epoch == 2
     assert resumed.state.step == straight.state.step == 4
-    for (name, a), b in zip(
-        straight.model.state_dict().items(), resumed.model.state_dict().values()
-    ):
+    pairs = zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    )
+    for (name, a), b in pairs:
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=f"parameter {name} differs")
     rows = (tmp_path / "split" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # header + one row per epoch, across the resume
