@@ -28,8 +28,8 @@ from occuseg_core.model import OccuSegNet
 from occuseg_core.supervoxel import (
     MeshSupervoxelConfig,
     PointCloudSupervoxelConfig,
-    segment_mesh,
     mesh_supervoxel_adjacency,
+    segment_mesh,
     segment_voxels,
     supervoxel_adjacency,
 )
@@ -82,8 +82,15 @@ class Segmenter:
         options: supervoxel / merging / filtering settings.
     """
 
-    def __init__(self, *, model: OccuSegNet, config: OccuSegConfig, device: torch.device,
-                 half: bool = False, options: SegmenterOptions | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        model: OccuSegNet,
+        config: OccuSegConfig,
+        device: torch.device,
+        half: bool = False,
+        options: SegmenterOptions | None = None,
+    ) -> None:
         self.config = config
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -95,8 +102,14 @@ class Segmenter:
         self.classes: ClassTable = class_table(config.model.class_table)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, device: str = "auto", *,
-                        half: bool = False, options: SegmenterOptions | None = None) -> Segmenter:  # fmt: skip
+    def from_checkpoint(
+        cls,
+        path: str | Path | None = None,
+        device: str = "auto",
+        *,
+        half: bool = False,
+        options: SegmenterOptions | None = None,
+    ) -> Segmenter:
         """Loads a checkpoint (training or exported); None loads the bundled default model.
 
         Raises:
@@ -113,8 +126,13 @@ class Segmenter:
             model.load_state_dict(checkpoint["model"])
         except RuntimeError as error:
             raise OccusegError(f"checkpoint {path} does not fit its own config: {error}") from None
-        return cls(model=model, config=checkpoint["config"], device=torch_device, half=half,
-                   options=options)  # fmt: skip
+        return cls(
+            model=model,
+            config=checkpoint["config"],
+            device=torch_device,
+            half=half,
+            options=options,
+        )
 
     @property
     def voxel_size_m(self) -> float:
@@ -123,19 +141,23 @@ class Segmenter:
     @property
     def class_names(self) -> dict[int, str]:
         """Dataset class id -> name for every class the model predicts."""
-        return dict(zip(self.classes.dataset_ids, self.classes.names))
+        return dict(zip(self.classes.dataset_ids, self.classes.names, strict=True))
 
     def on_device(self, device: str | torch.device) -> Segmenter:
         """A copy of this segmenter running on another device (e.g. CPU after a CUDA OOM)."""
         model = copy.deepcopy(self.model).to("cpu")
-        return Segmenter(model=model, config=self.config, device=torch.device(device),
-                         half=self.half and torch.device(device).type == "cuda",
-                         options=self.options)  # fmt: skip
+        return Segmenter(
+            model=model,
+            config=self.config,
+            device=torch.device(device),
+            half=self.half and torch.device(device).type == "cuda",
+            options=self.options,
+        )
 
     @torch.inference_mode()
     def predict_voxels(self, grid: VoxelGrid) -> VoxelPredictions:
         """Runs the network on one voxel grid."""
-        batch = collate([grid]).to(self.device)
+        batch = collate([grid], features=self.config.data.input_features).to(self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.half):
             out = self.model(batch)
         numpy = lambda t: t.float().cpu().numpy()  # noqa: E731
@@ -143,43 +165,42 @@ class Segmenter:
             semantic_probs=numpy(torch.softmax(out.semantic_logits.float(), dim=1)),
             feature_embedding=numpy(out.feature_embedding),
             spatial_embedding=numpy(out.spatial_embedding),
-            sigma=numpy(out.sigma), log_occupancy=numpy(out.log_occupancy),
-        )  # fmt: skip
-
-    def supervoxels(self, scene: Scene, grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray]:
-        """(V,) supervoxel id of each voxel and (E, 2) supervoxel adjacencies.
-
-        Scenes with faces use the mesh segmentator (mesh segments carried to voxels by
-        majority) and are adjacent through mesh edges as well as touching voxels: a decimated
-        mesh's voxels often do not touch. Other scenes use point-cloud supervoxels.
-        """
-        if scene.faces is not None and len(scene.faces) and self.options.use_mesh:
-            vertex_segment = segment_mesh(scene.xyz, scene.faces, self.options.mesh_supervoxels)
-            voxel_segment = majority_label(grid.point_to_voxel, vertex_segment, grid.num_voxels)
-            supervoxel = relabel_consecutive(voxel_segment)
-            edges = np.concatenate([
-                supervoxel_adjacency(grid.coords, supervoxel),
-                mesh_supervoxel_adjacency(scene.faces, grid.to_points(supervoxel)),
-            ])  # fmt: skip
-            return supervoxel, np.unique(edges, axis=0)
-        config = self.options.supervoxels
-        supervoxel = segment_voxels(grid.coords, grid.colors, grid.normals, config)
-        return supervoxel, supervoxel_adjacency(
-            grid.coords, supervoxel, config.neighbor_radius_vox
+            sigma=numpy(out.sigma),
+            log_occupancy=numpy(out.log_occupancy),
         )
 
-    def cluster(self, grid: VoxelGrid, predictions: VoxelPredictions, supervoxel: np.ndarray,
-                edges: np.ndarray) -> InstanceSegmentation:  # fmt: skip
-        """Occupancy-aware merging of the supervoxels into scored instances (eq. 12-14)."""
-        background = [t for t in range(self.classes.num_classes)
-                      if t not in self.classes.instance_train_ids]  # fmt: skip
+    def supervoxels(self, scene: Scene, grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray]:
+        """(V,) supervoxel id of each voxel and (E, 2) adjacencies (see `scene_supervoxels`)."""
+        return scene_supervoxels(scene, grid, self.options)
+
+    def cluster(
+        self,
+        grid: VoxelGrid,
+        predictions: VoxelPredictions,
+        supervoxel: np.ndarray,
+        edges: np.ndarray,
+        merge: MergeConfig | None = None,
+    ) -> InstanceSegmentation:
+        """Occupancy-aware merging of the supervoxels into scored instances (eq. 12-14).
+
+        Args:
+            merge: merging settings for this call (e.g. an ablation); default `options.merge`.
+        """
+        background = [
+            t for t in range(self.classes.num_classes) if t not in self.classes.instance_train_ids
+        ]
         return cluster_instances(
-            semantic_probs=predictions.semantic_probs, positions_m=grid.positions_m,
+            semantic_probs=predictions.semantic_probs,
+            positions_m=grid.positions_m,
             spatial_embedding=predictions.spatial_embedding,
-            feature_embedding=predictions.feature_embedding, sigma=predictions.sigma,
-            log_occupancy=predictions.log_occupancy, supervoxel=supervoxel, edges=edges,
-            background_train_ids=background, config=self.options.merge,
-        )  # fmt: skip
+            feature_embedding=predictions.feature_embedding,
+            sigma=predictions.sigma,
+            log_occupancy=predictions.log_occupancy,
+            supervoxel=supervoxel,
+            edges=edges,
+            background_train_ids=background,
+            config=merge or self.options.merge,
+        )
 
     def segment(self, scene: Scene) -> SegmentationResult:
         """Segments one scene; see `SegmentationResult` for what comes back."""
@@ -200,19 +221,27 @@ class Segmenter:
         lap("supervoxels")
         instances = self.cluster(grid, predictions, supervoxel, edges)
         lap("clustering")
-        result = self._result(scene, grid, predictions, instances, timings)
+        result = self.assemble_result(scene, grid, predictions, instances, timings)
         timings["total"] = time.perf_counter() - start
         return result
 
-    def _result(self, scene: Scene, grid: VoxelGrid, predictions: VoxelPredictions,
-                instances: InstanceSegmentation, timings: dict) -> SegmentationResult:  # fmt: skip
+    def assemble_result(
+        self,
+        scene: Scene,
+        grid: VoxelGrid,
+        predictions: VoxelPredictions,
+        instances: InstanceSegmentation,
+        timings: dict,
+    ) -> SegmentationResult:
+        """Per-point labels and instance records of clustered voxels (filters applied)."""
         voxel_class = predictions.semantic_probs.argmax(axis=1)
         inside = instances.voxel_instance >= 0
         # points of an instance take the instance's class, so per-point labels agree with it
         voxel_class[inside] = instances.class_train_id[instances.voxel_instance[inside]]
         point_instance = grid.to_points(instances.voxel_instance)
-        point_count = np.bincount(point_instance[point_instance >= 0],
-                                  minlength=instances.num_instances)  # fmt: skip
+        point_count = np.bincount(
+            point_instance[point_instance >= 0], minlength=instances.num_instances
+        )
         keep = (point_count >= max(self.options.min_instance_points, 1)) & (
             instances.score >= self.options.score_threshold
         )
@@ -225,11 +254,18 @@ class Segmenter:
         return SegmentationResult(
             instance_ids=point_instance,
             semantic_ids=self.classes.to_dataset_ids(grid.to_points(voxel_class)),
-            instances=records, timings_s=timings, class_names=self.class_names,
-        )  # fmt: skip
+            instances=records,
+            timings_s=timings,
+            class_names=self.class_names,
+        )
 
-    def _records(self, xyz: np.ndarray, point_instance: np.ndarray,
-                 instances: InstanceSegmentation, kept: np.ndarray) -> tuple[InstanceRecord, ...]:  # fmt: skip
+    def _records(
+        self,
+        xyz: np.ndarray,
+        point_instance: np.ndarray,
+        instances: InstanceSegmentation,
+        kept: np.ndarray,
+    ) -> tuple[InstanceRecord, ...]:
         if kept.size == 0:
             return ()
         order = np.argsort(point_instance, kind="stable")
@@ -255,6 +291,35 @@ class Segmenter:
                 centroid_m=tuple(float(v) for v in sums[k] / counts[k]),
                 box_min_m=tuple(float(v) for v in lo[k]),
                 box_max_m=tuple(float(v) for v in hi[k]),
-            )  # fmt: skip
+            )
             for k, old in enumerate(kept)
         )
+
+
+def scene_supervoxels(
+    scene: Scene, grid: VoxelGrid, options: SegmenterOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Supervoxels of a voxelized scene and their adjacency.
+
+    Scenes with faces (and `options.use_mesh`) use the mesh segmentator, its segments carried to
+    voxels by majority; they are adjacent through mesh edges as well as touching voxels, since a
+    decimated mesh's voxels often do not touch. Other scenes use point-cloud supervoxels over
+    voxels within `options.supervoxels.neighbor_radius_vox`.
+
+    Returns:
+        (V,) int64 supervoxel id of each voxel (0..K-1) and (E, 2) int64 adjacent pairs i < j.
+    """
+    if scene.faces is not None and len(scene.faces) and options.use_mesh:
+        vertex_segment = segment_mesh(scene.xyz, scene.faces, options.mesh_supervoxels)
+        voxel_segment = majority_label(grid.point_to_voxel, vertex_segment, grid.num_voxels)
+        supervoxel = relabel_consecutive(voxel_segment)
+        edges = np.concatenate(
+            [
+                supervoxel_adjacency(grid.coords, supervoxel),
+                mesh_supervoxel_adjacency(scene.faces, grid.to_points(supervoxel)),
+            ]
+        )
+        return supervoxel, np.unique(edges, axis=0)
+    config = options.supervoxels
+    supervoxel = segment_voxels(grid.coords, grid.colors, grid.normals, config)
+    return supervoxel, supervoxel_adjacency(grid.coords, supervoxel, config.neighbor_radius_vox)

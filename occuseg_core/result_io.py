@@ -68,10 +68,16 @@ def write_result(
     out_dir.mkdir(parents=True, exist_ok=True)
     name = file_stem(scene.name)
     ply = out_dir / f"{name}_instances.ply"
-    write_ply(ply, scene.replace(semantic=None, instance=None), colors=instance_colors(result.instance_ids),
-              vertex_properties={"instance_id": result.instance_ids.astype(np.int32),
-                                 "semantic_id": result.semantic_ids.astype(np.int32),
-                                 "score": result.point_scores()})  # fmt: skip
+    write_ply(
+        ply,
+        scene.replace(semantic=None, instance=None),
+        colors=instance_colors(result.instance_ids),
+        vertex_properties={
+            "instance_id": result.instance_ids.astype(np.int32),
+            "semantic_id": result.semantic_ids.astype(np.int32),
+            "score": result.point_scores(),
+        },
+    )
     ids = out_dir / f"{name}_instance_ids.npy"
     np.save(ids, result.instance_ids)
     semantic = out_dir / f"{name}_semantic_ids.npy"
@@ -79,8 +85,10 @@ def write_result(
     summary = out_dir / f"{name}.json"
     summary.write_text(json.dumps(result_summary(scene, result, input_path), indent=2))
     submission = write_scannet_submission(
-        out_dir / "scannet", name, result.instance_ids,
+        out_dir / "scannet",
+        name,
+        result.instance_ids,
         np.array([r.class_id for r in result.instances], dtype=np.int64),
         np.array([r.score for r in result.instances], dtype=np.float64),
-    )  # fmt: skip
+    )
     return [ply, ids, semantic, summary, submission]

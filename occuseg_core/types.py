@@ -185,11 +185,11 @@ class InstanceRecord:
 
     @property
     def box_center_m(self) -> tuple[float, float, float]:
-        return tuple((lo + hi) / 2 for lo, hi in zip(self.box_min_m, self.box_max_m))
+        return tuple((lo + hi) / 2 for lo, hi in zip(self.box_min_m, self.box_max_m, strict=True))
 
     @property
     def box_size_m(self) -> tuple[float, float, float]:
-        return tuple(hi - lo for lo, hi in zip(self.box_min_m, self.box_max_m))
+        return tuple(hi - lo for lo, hi in zip(self.box_min_m, self.box_max_m, strict=True))
 
 
 @dataclass(frozen=True, eq=False)

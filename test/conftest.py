@@ -49,3 +49,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory) -> Path:
+    """The `small` config with random weights, saved as a checkpoint."""
+    from occuseg_core.testing import save_random_checkpoint
+
+    return save_random_checkpoint(tmp_path_factory.mktemp("checkpoint") / "random.pt")

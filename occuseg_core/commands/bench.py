@@ -31,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-scenes", type=int, help="bench at most this many dataset scenes")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per scene (median)")
     parser.add_argument("--checkpoint", help="checkpoint (default: the bundled model)")
-    parser.add_argument("--random-init", action="store_true",
-                        help="use an untrained small model (no checkpoint needed)")  # fmt: skip
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="use an untrained small model (no checkpoint needed)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
 
@@ -95,8 +98,12 @@ def format_table(rows: list[dict]) -> str:
     columns = ["scene", "points", "instances", *(f"{s}_s" for s in STAGES), "peak_rss_mb"]
     lines = [" | ".join(columns), " | ".join("---" for _ in columns)]
     for row in rows:
-        cells = [f"{row[c] * 1e3:.0f} ms" if c.endswith("_s") else
-                 (f"{row[c]:.0f}" if isinstance(row[c], float) else str(row[c])) for c in columns]  # fmt: skip
+        cells = [
+            f"{row[c] * 1e3:.0f} ms"
+            if c.endswith("_s")
+            else (f"{row[c]:.0f}" if isinstance(row[c], float) else str(row[c]))
+            for c in columns
+        ]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
 
@@ -111,13 +118,20 @@ def run(args: argparse.Namespace) -> int:
     rows = [bench_scene(segmenter, scene, args.repeat) for scene in scenes]
     mean = {f"mean_{s}_s": statistics.fmean(r[f"{s}_s"] for r in rows) for s in STAGES}
     merge = benchmark_merge(1000, 5000, repeats=20)
-    report = {"device": str(segmenter.device), "threads": torch.get_num_threads(),
-              "repeat": args.repeat, "scenes": rows, **mean,
-              "clustering_1000_supervoxels_5000_edges_ms": merge["median_ms"]}  # fmt: skip
+    report = {
+        "device": str(segmenter.device),
+        "threads": torch.get_num_threads(),
+        "repeat": args.repeat,
+        "scenes": rows,
+        **mean,
+        "clustering_1000_supervoxels_5000_edges_ms": merge["median_ms"],
+    }
     print(format_table(rows))
     print("mean per scan: " + ", ".join(f"{s} {mean[f'mean_{s}_s'] * 1e3:.0f} ms" for s in STAGES))
-    print(f"greedy merging, 1000 supervoxels / {int(merge['num_edges'])} edges:"
-          f" {merge['median_ms']:.2f} ms (median)")  # fmt: skip
+    print(
+        f"greedy merging, 1000 supervoxels / {int(merge['num_edges'])} edges:"
+        f" {merge['median_ms']:.2f} ms (median)"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

@@ -1,7 +1,8 @@
-"""`occuseg eval`: score a ScanNet-format submission against ground truth (`--pred/--gt`).
-
-The dataset mode (`--dataset ... --checkpoint ...`, running a trained model over a split) is
-parsed here already and reports that it is not available yet.
+"""`occuseg eval`: score a ScanNet-format submission (`--pred/--gt`), or run a trained model
+over a dataset split (`--dataset ... --checkpoint ...`) and print the paper's tables: the
+per-class AP table (Tables 1/2, 3 or 4 by dataset), Table 5 (mean per-scan stage times),
+Table 6 (`--ablation all`), semantic mIoU, and Fig. 4 (`--fig4 PNG`: the CDF of the occupancy
+relative error R_c, eq. 11).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from occuseg_core.errors import OccusegError
 
-HELP = "Evaluate instance segmentation (ScanNet benchmark AP): --pred DIR --gt DIR."
+HELP = "evaluate: a ScanNet submission (--pred/--gt) or a checkpoint on a dataset split"
 
 DATASETS = ("scannet", "s3dis", "scenenn", "synthetic")
 ABLATIONS = ("none", "no_feature", "no_spatial", "no_occupancy", "all")
@@ -40,11 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ground-truth scenes without a prediction file: skip them (default,"
         " as the official script), count them as empty, or fail",
     )
-    model = parser.add_argument_group("dataset mode (not available yet)")
+    model = parser.add_argument_group("dataset mode")
     model.add_argument("--dataset", choices=DATASETS)
     model.add_argument("--data-root", type=Path, metavar="D")
     model.add_argument("--split", metavar="S")
-    model.add_argument("--checkpoint", type=Path, metavar="C")
+    model.add_argument("--checkpoint", type=Path, metavar="C", help="default: the bundled model")
+    model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
     model.add_argument(
         "--ablation", choices=ABLATIONS, help="paper Table 6 variant (default none)"
     )
@@ -71,18 +74,16 @@ def _check_mode(args: argparse.Namespace) -> None:
 
 
 def _run_dataset(args: argparse.Namespace) -> int:
-    needed = {
-        "--data-root": args.data_root,
-        "--split": args.split,
-        "--checkpoint": args.checkpoint,
-    }
-    absent = [flag for flag, value in needed.items() if value is None]
+    from occuseg_core.commands.eval_dataset import run_dataset_evaluation
+
+    absent = [
+        flag
+        for flag, value in {"--data-root": args.data_root, "--split": args.split}.items()
+        if value is None
+    ]
     if absent:
         raise OccusegError(f"--dataset {args.dataset} needs {', '.join(absent)}")
-    raise OccusegError(
-        f"--dataset {args.dataset} is not available yet (model inference is not wired into"
-        " eval); write a submission with `occuseg segment` and use --pred/--gt"
-    )
+    return run_dataset_evaluation(args)
 
 
 def _run_submission(args: argparse.Namespace) -> int:

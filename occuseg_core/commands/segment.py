@@ -61,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
     from occuseg_core.result_io import file_stem, write_result
 
     check_inputs(args.inputs)
-    options = SegmenterOptions(min_instance_points=args.min_points,
-                               score_threshold=args.score_threshold)  # fmt: skip
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device, half=args.half,
-                                          options=options)  # fmt: skip
+    options = SegmenterOptions(
+        min_instance_points=args.min_points, score_threshold=args.score_threshold
+    )
+    segmenter = Segmenter.from_checkpoint(
+        args.checkpoint, device=args.device, half=args.half, options=options
+    )
     parent = args.out if args.out.is_dir() else args.out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".occuseg-segment-", dir=parent))
@@ -81,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
             result = segmenter.segment(scene)
             write_result(staging, scene, result, input_path=path)
             timing = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in result.timings_s.items())
-            tqdm.write(f"{scene.name}: {scene.num_points} points, {len(result.instances)} instances"
-                       f" ({timing})")  # fmt: skip
+            tqdm.write(
+                f"{scene.name}: {scene.num_points} points, {len(result.instances)} instances"
+                f" ({timing})"
+            )
         commit_staging(staging, args.out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -74,7 +74,8 @@ def voxel_cells(xyz_m: np.ndarray, voxel_size_m: float) -> tuple[np.ndarray, np.
         voxel_size_m: cell edge in metres, > 0.
 
     Returns:
-        coords (V, 3) int32 occupied cells in lexicographic order, and (N,) int64 cell of each point.
+        coords (V, 3) int32 occupied cells in lexicographic order, and (N,) int64 cell of
+        each point.
     """
     if not voxel_size_m > 0:
         raise ValueError(f"voxel_size_m must be > 0; got {voxel_size_m}")

@@ -8,19 +8,7 @@ import torch
 
 from occuseg_core import Scene
 from occuseg_core.cli import main
-from occuseg_core.config import load_config
-from occuseg_core.engine.checkpoint import save_checkpoint
 from occuseg_core.io import read_ply_vertex_properties, write_scene
-from occuseg_core.model import OccuSegNet
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    config = load_config("small")
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "random.pt"
-    save_checkpoint(path, {"config": config.to_dict(), "model": OccuSegNet.from_config(config.model).state_dict()})
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +20,27 @@ def room_ply(tmp_path_factory):
     return path
 
 
-def test_segment_writes_every_output(tmp_path, checkpoint, room_ply, capsys):
+def test_segment_writes_every_output(tmp_path, random_checkpoint, room_ply, capsys):
     from occuseg_core.eval.scannet_submission import read_scannet_prediction
 
     out = tmp_path / "out"
-    assert main(["segment", str(room_ply), "--checkpoint", str(checkpoint), "--out", str(out)]) == 0
+    assert (
+        main(["segment", str(room_ply), "--checkpoint", str(random_checkpoint), "--out", str(out)])
+        == 0
+    )
     summary = json.loads((out / "my_room.json").read_text())
     ids = np.load(out / "my_room_instance_ids.npy")
     semantic = np.load(out / "my_room_semantic_ids.npy")
     assert summary["num_points"] == ids.size == semantic.size
     assert summary["num_instances"] == len(summary["instances"]) == ids.max() + 1
     assert summary["input"] == str(room_ply.resolve())
-    assert set(summary["timings_s"]) == {"voxelize", "network", "supervoxels", "clustering", "total"}
+    assert set(summary["timings_s"]) == {
+        "voxelize",
+        "network",
+        "supervoxels",
+        "clustering",
+        "total",
+    }
     properties = read_ply_vertex_properties(out / "my_room_instances.ply")
     np.testing.assert_array_equal(properties["instance_id"], ids)
     prediction = read_scannet_prediction(out / "scannet" / "my_room.txt", ids.size)
@@ -63,12 +60,16 @@ def _assert_fails_cleanly(argv, out, capsys, message):
     assert not list(out.parent.glob(".occuseg-segment-*"))
 
 
-def test_bad_inputs_leave_nothing(tmp_path, checkpoint, room_ply, capsys):
+def test_bad_inputs_leave_nothing(tmp_path, random_checkpoint, room_ply, capsys):
     out = tmp_path / "out"
-    base = ["--checkpoint", str(checkpoint), "--out", str(out), "--no-progress"]
-    _assert_fails_cleanly(["segment", str(tmp_path / "nope.ply"), *base], out, capsys, "no such file")
+    base = ["--checkpoint", str(random_checkpoint), "--out", str(out), "--no-progress"]
+    _assert_fails_cleanly(
+        ["segment", str(tmp_path / "nope.ply"), *base], out, capsys, "no such file"
+    )
     (tmp_path / "cloud.xyz").write_text("0 0 0\n")
-    _assert_fails_cleanly(["segment", str(tmp_path / "cloud.xyz"), *base], out, capsys, "unsupported")
+    _assert_fails_cleanly(
+        ["segment", str(tmp_path / "cloud.xyz"), *base], out, capsys, "unsupported"
+    )
     nan_scene = tmp_path / "nan.pcd"
     nan_scene.write_text(
         "VERSION .7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 2\nHEIGHT 1\n"
@@ -82,20 +83,35 @@ def test_bad_inputs_leave_nothing(tmp_path, checkpoint, room_ply, capsys):
     _assert_fails_cleanly(argv, out, capsys, "not an occuseg checkpoint")
 
 
-def test_existing_outputs_survive_a_failed_run(tmp_path, checkpoint, room_ply, capsys):
+def test_existing_outputs_survive_a_failed_run(tmp_path, random_checkpoint, room_ply, capsys):
     out = tmp_path / "out"
-    main(["segment", str(room_ply), "--checkpoint", str(checkpoint), "--out", str(out)])
+    main(["segment", str(room_ply), "--checkpoint", str(random_checkpoint), "--out", str(out)])
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
-    argv = ["segment", str(room_ply), str(tmp_path / "gone.ply"), "--checkpoint", str(checkpoint),
-            "--out", str(out)]  # fmt: skip
+    argv = [
+        "segment",
+        str(room_ply),
+        str(tmp_path / "gone.ply"),
+        "--checkpoint",
+        str(random_checkpoint),
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 2
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
-def test_bench_reports_every_stage(tmp_path, checkpoint, room_ply, capsys):
+def test_bench_reports_every_stage(tmp_path, random_checkpoint, room_ply, capsys):
     report_path = tmp_path / "bench.json"
-    argv = ["bench", str(room_ply), "--checkpoint", str(checkpoint), "--repeat", "1",
-            "--json", str(report_path)]  # fmt: skip
+    argv = [
+        "bench",
+        str(room_ply),
+        "--checkpoint",
+        str(random_checkpoint),
+        "--repeat",
+        "1",
+        "--json",
+        str(report_path),
+    ]
     assert main(argv) == 0
     report = json.loads(report_path.read_text())
     (row,) = report["scenes"]
@@ -106,12 +122,14 @@ def test_bench_reports_every_stage(tmp_path, checkpoint, room_ply, capsys):
     assert "network" in capsys.readouterr().out
 
 
-def test_empty_scene_file_is_a_clear_error(tmp_path, checkpoint, capsys):
+def test_empty_scene_file_is_a_clear_error(tmp_path, random_checkpoint, capsys):
     empty = tmp_path / "empty.ply"
-    empty.write_text("ply\nformat ascii 1.0\nelement vertex 0\nproperty float x\nproperty float y\n"
-                     "property float z\nend_header\n")  # fmt: skip
+    empty.write_text(
+        "ply\nformat ascii 1.0\nelement vertex 0\nproperty float x\nproperty float y\n"
+        "property float z\nend_header\n"
+    )
     out = tmp_path / "out"
-    argv = ["segment", str(empty), "--checkpoint", str(checkpoint), "--out", str(out)]
+    argv = ["segment", str(empty), "--checkpoint", str(random_checkpoint), "--out", str(out)]
     _assert_fails_cleanly(argv, out, capsys, "empty")
 
 

@@ -6,23 +6,10 @@ import pytest
 import torch
 
 from occuseg_core import Scene
-from occuseg_core.config import load_config
-from occuseg_core.engine.checkpoint import save_checkpoint
 from occuseg_core.errors import OccusegError
 from occuseg_core.inference import Segmenter
-from occuseg_core.model import OccuSegNet
 
 STAGES = {"voxelize", "network", "supervoxels", "clustering", "total"}
-
-
-@pytest.fixture(scope="module")
-def random_checkpoint(tmp_path_factory):
-    """The small config with random weights, saved as a checkpoint."""
-    config = load_config("small")
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "random.pt"
-    save_checkpoint(path, {"config": config.to_dict(), "model": OccuSegNet.from_config(config.model).state_dict()})
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -156,7 +156,7 @@ def test_segment_voxels_matches_naive(seed, convexity):
     colors = rng.random((len(coords), 3)).astype(np.float32)
     config = PointCloudSupervoxelConfig(
         k_thresh=float(rng.uniform(0.1, 3.0)), min_size_vox=int(rng.integers(0, 6)),
-        color_weight=0.7, convexity=convexity,
+        color_weight=0.7, convexity=convexity, neighbor_radius_vox=1,
     )  # fmt: skip
     normals32 = normals.astype(np.float32).astype(np.float64)
     graph = []
