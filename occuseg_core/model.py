@@ -12,12 +12,9 @@ from torch import nn
 from occuseg_core.classes import class_table
 from occuseg_core.config import ModelConfig
 from occuseg_core.data.collate import VoxelBatch
-from occuseg_core.nn import spconv_compat
 from occuseg_core.nn.heads import OccuSegHeads
 from occuseg_core.nn.outputs import HeadOutputs
 from occuseg_core.nn.unet import SparseUNet
-
-spconv_compat.install()
 
 
 class OccuSegNet(nn.Module):

@@ -86,8 +86,8 @@ def test_eval_mode_runs_on_cpu_and_is_permutation_equivariant(rng):
     )  # fmt: skip
     with torch.no_grad():
         a, b = model(batch), model(permuted)
-    torch.testing.assert_close(a.semantic_logits[perm], b.semantic_logits, atol=2e-3, rtol=1e-3)
-    torch.testing.assert_close(a.log_occupancy[perm], b.log_occupancy, atol=2e-3, rtol=1e-3)
+    torch.testing.assert_close(a.semantic_logits[perm], b.semantic_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a.log_occupancy[perm], b.log_occupancy, atol=1e-5, rtol=1e-5)
 
 
 def test_scenes_in_a_batch_do_not_see_each_other(rng):
@@ -98,7 +98,7 @@ def test_scenes_in_a_batch_do_not_see_each_other(rng):
     with torch.no_grad():
         alone = model(collate([first])).feature_embedding
         batched = model(collate([first, second])).feature_embedding[: first.num_voxels]
-    torch.testing.assert_close(alone, batched, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(alone, batched, atol=1e-5, rtol=1e-5)
 
 
 def test_invalid_unet_config_is_rejected():

@@ -1,0 +1,134 @@
+"""The exact CPU sparse convolution of `spconv_compat`: spconv's own CPU scatter-add gives wrong
+sums with more than one torch thread, so the shim's path is checked with two threads against
+a dense conv3d and against spconv's original kernel run single-threaded (exact there)."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import spconv.pytorch as spconv
+import torch
+from torch.nn import functional as F
+
+from occuseg_core.nn import spconv_compat
+
+SIZE = 40
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def _random_voxels(seed: int, n: int = 12000, channels: int = 4):
+    rng = np.random.default_rng(seed)
+    coords = np.unique(rng.integers(0, SIZE, (n, 3)), axis=0)
+    indices = torch.from_numpy(np.c_[np.zeros(len(coords)), coords]).int()
+    features = torch.from_numpy(rng.standard_normal((len(coords), channels)).astype(np.float32))
+    return coords, indices, features
+
+
+def _dense(coords, features):
+    grid = torch.zeros(1, features.shape[1], SIZE, SIZE, SIZE)
+    grid[0, :, coords[:, 0], coords[:, 1], coords[:, 2]] = features.T
+    return grid
+
+
+def _at(grid, coords):
+    return grid[0][:, coords[:, 0], coords[:, 1], coords[:, 2]].T
+
+
+def _dense_weight(conv):
+    return conv.weight.detach().permute(0, 4, 1, 2, 3)  # (out, k, k, k, in) -> (out, in, k...)
+
+
+def test_the_shim_replaces_both_convolution_functions():
+    ops = importlib.import_module("spconv.pytorch.ops")
+    assert spconv_compat.is_installed()
+    assert getattr(ops.indice_conv, "_occuseg_cpu_conv_shim", False)
+    assert getattr(ops.indice_conv_backward, "_occuseg_cpu_conv_shim", False)
+    assert spconv_compat.install() == []
+
+
+def test_submanifold_conv_is_exact_and_repeatable_with_two_threads(two_threads):
+    coords, indices, features = _random_voxels(0)
+    torch.manual_seed(0)
+    conv = spconv.SubMConv3d(4, 16, 3, bias=False, indice_key="s").eval()
+    outs = []
+    with torch.no_grad():
+        for _ in range(4):
+            outs.append(conv(spconv.SparseConvTensor(features, indices, [SIZE] * 3, 1)).features)
+        expected = _at(F.conv3d(_dense(coords, features), _dense_weight(conv), padding=1), coords)
+    for out in outs:
+        assert torch.equal(out, outs[0])
+        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_strided_conv_matches_dense_conv_at_the_output_sites(two_threads):
+    coords, indices, features = _random_voxels(1)
+    torch.manual_seed(1)
+    conv = spconv.SparseConv3d(4, 8, 2, stride=2, bias=False, indice_key="d").eval()
+    with torch.no_grad():
+        out = conv(spconv.SparseConvTensor(features, indices, [SIZE] * 3, 1))
+        dense = F.conv3d(_dense(coords, features), _dense_weight(conv), stride=2)
+    out_coords = out.indices[:, 1:].long().numpy()
+    assert len(out_coords) == len(np.unique(coords // 2, axis=0))
+    torch.testing.assert_close(out.features, _at(dense, out_coords), atol=1e-5, rtol=1e-5)
+
+
+def _down_up_loss(features, indices, down, up):
+    x = spconv.SparseConvTensor(features, indices, [SIZE] * 3, 1)
+    y = up(down(x))
+    return (y.features * torch.linspace(-1, 1, y.features.numel()).view_as(y.features)).sum()
+
+
+@pytest.mark.parametrize("subm", [True, False])
+def test_gradients_match_spconvs_kernel_run_single_threaded(subm, two_threads, monkeypatch):
+    """Forward and backward through down/up (or submanifold) convs with two threads equal
+    spconv's original CPU kernel with one thread (where its scatter-add is exact)."""
+    coords, indices, features = _random_voxels(2, n=8000)
+    torch.manual_seed(2)
+    if subm:
+        down = spconv.SubMConv3d(4, 6, 3, bias=False, indice_key="a")
+        up = spconv.SubMConv3d(6, 3, 3, bias=False, indice_key="a")
+    else:
+        down = spconv.SparseConv3d(4, 6, 2, stride=2, bias=False, indice_key="b")
+        up = spconv.SparseInverseConv3d(6, 3, 2, bias=False, indice_key="b")
+
+    def run():
+        for p in [*down.parameters(), *up.parameters()]:
+            p.grad = None
+        x = features.clone().requires_grad_(True)
+        loss = _down_up_loss(x, indices, down, up)
+        loss.backward()
+        return loss.detach(), x.grad, down.weight.grad, up.weight.grad
+
+    shim = run()
+    ops = importlib.import_module("spconv.pytorch.ops")
+    for name in ("indice_conv", "indice_conv_backward"):
+        original = getattr(ops, name).__wrapped__
+        monkeypatch.setattr(ops, name, original)
+    torch.set_num_threads(1)
+    reference = run()
+    for got, want in zip(shim, reference, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_submanifold_gradients_match_dense_autograd():
+    coords, indices, features = _random_voxels(3, n=3000)
+    torch.manual_seed(3)
+    conv = spconv.SubMConv3d(4, 5, 3, bias=False, indice_key="g")
+    weights = torch.randn(coords.shape[0], 5)
+    x = features.clone().requires_grad_(True)
+    (conv(spconv.SparseConvTensor(x, indices, [SIZE] * 3, 1)).features * weights).sum().backward()
+    dense_in = _dense(coords, features).requires_grad_(True)
+    dense_w = _dense_weight(conv).clone().requires_grad_(True)
+    (_at(F.conv3d(dense_in, dense_w, padding=1), coords) * weights).sum().backward()
+    torch.testing.assert_close(x.grad, _at(dense_in.grad, coords), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(conv.weight.grad.permute(0, 4, 1, 2, 3), dense_w.grad,
+                               atol=1e-3, rtol=1e-4)  # fmt: skip
