@@ -1,6 +1,6 @@
-"""The exact CPU sparse convolution of `spconv_compat`: spconv's own CPU scatter-add gives wrong
-sums with more than one torch thread, so the shim's path is checked with two threads against
-a dense conv3d and against spconv's original kernel run single-threaded (exact there)."""
+"""The thread-safe CPU scatter-add of `spconv_compat`: spconv's own gives wrong sums with more
+than one torch thread, so convolutions are checked with two threads against a dense conv3d and
+against spconv's unpatched kernels run on one thread (exact there)."""
 
 from __future__ import annotations
 
@@ -47,12 +47,28 @@ def _dense_weight(conv):
     return conv.weight.detach().permute(0, 4, 1, 2, 3)  # (out, k, k, k, in) -> (out, in, k...)
 
 
-def test_the_shim_replaces_both_convolution_functions():
+def test_the_shim_is_installed_and_forwards_everything_else():
     ops = importlib.import_module("spconv.pytorch.ops")
     assert spconv_compat.is_installed()
-    assert getattr(ops.indice_conv, "_occuseg_cpu_conv_shim", False)
-    assert getattr(ops.indice_conv_backward, "_occuseg_cpu_conv_shim", False)
+    assert isinstance(ops.SpconvOps, spconv_compat.SingleThreadScatterOps)
+    assert ops.SpconvOps.get_int32_max() == ops.SpconvOps.wrapped.get_int32_max() == 2**31 - 1
     assert spconv_compat.install() == []
+
+
+def test_scatter_add_is_exact_with_two_threads(two_threads):
+    """Distinct rows, as in the pairs of one kernel offset; compared with index_add_."""
+    from spconv.pytorch.cppcore import torch_tensor_to_tv
+
+    ops = importlib.import_module("spconv.pytorch.ops")
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        rows = torch.from_numpy(rng.permutation(20000)[:6000].astype(np.int32))
+        values = torch.randn(6000, 16)
+        out = torch.zeros(20000, 16)
+        ops.SpconvOps.scatter_add_cpu(torch_tensor_to_tv(out), torch_tensor_to_tv(values),
+                                      torch_tensor_to_tv(rows))  # fmt: skip
+        assert torch.equal(out, torch.zeros(20000, 16).index_add_(0, rows.long(), values))
+    assert torch.get_num_threads() == 2
 
 
 def test_submanifold_conv_is_exact_and_repeatable_with_two_threads(two_threads):
@@ -110,9 +126,7 @@ def test_gradients_match_spconvs_kernel_run_single_threaded(subm, two_threads, m
 
     shim = run()
     ops = importlib.import_module("spconv.pytorch.ops")
-    for name in ("indice_conv", "indice_conv_backward"):
-        original = getattr(ops, name).__wrapped__
-        monkeypatch.setattr(ops, name, original)
+    monkeypatch.setattr(ops, "SpconvOps", ops.SpconvOps.wrapped)
     torch.set_num_threads(1)
     reference = run()
     for got, want in zip(shim, reference, strict=True):
