@@ -39,8 +39,8 @@ test: setup ros
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Reproduces the bundled model occuseg_core/models/default.pt (about 35 minutes on 2 CPU cores;
-# see occuseg_core/models/MODEL_CARD.md). Multithreaded CPU training is not bitwise
-# reproducible, so a rerun gives a model of the same quality, not the same bytes.
+# see occuseg_core/models/MODEL_CARD.md). Training is not checked to be bitwise
+# reproducible: expect a model of the same quality, maybe not the same bytes.
 MODEL_DATA ?= data/synth420
 model: setup
 	$(VENV)/bin/occuseg synth --out $(MODEL_DATA) --scenes 420 --seed 0 --val-fraction 0.047619 --overwrite
