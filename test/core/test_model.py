@@ -1,56 +1,17 @@
-"""The network: spconv CPU shim, a submanifold conv against a dense reference, U-Net and heads."""
+"""The network: U-Net and heads (the spconv shims are tested in test_spconv_compat.py)."""
 
 import numpy as np
 import pytest
-import spconv.pytorch as spconv
 import torch
-from torch.nn import functional as F
 
 from occuseg_core.config import ModelConfig, UNetConfig
 from occuseg_core.data.collate import collate
 from occuseg_core.data.voxelize import voxelize
 from occuseg_core.model import OccuSegNet
-from occuseg_core.nn import spconv_compat
 from occuseg_core.nn.heads import SIGMA_FLOOR
 from occuseg_core.types import Scene
 
 TINY = ModelConfig(unet=UNetConfig(widths=(8, 16), blocks_per_level=1))
-
-
-def _sparse_input(rng, n=60, size=8, channels=3):
-    coords = np.unique(rng.integers(0, size, (n, 3)), axis=0)
-    indices = torch.from_numpy(np.concatenate([np.zeros((len(coords), 1)), coords], 1)).int()
-    features = torch.from_numpy(rng.standard_normal((len(coords), channels)).astype(np.float32))
-    return coords, indices, features
-
-
-def test_shim_is_installed_and_cpu_backward_works(rng):
-    """Upstream spconv issue 366: backward asked torch.cuda for a stream on CPU-only torch."""
-    assert spconv_compat.is_installed()
-    _, indices, features = _sparse_input(rng)
-    features.requires_grad_(True)
-    conv = spconv.SubMConv3d(3, 4, 3, padding=1, bias=False, indice_key="t")
-    out = conv(spconv.SparseConvTensor(features, indices, [8, 8, 8], 1))
-    out.features.square().sum().backward()
-    assert features.grad is not None and torch.isfinite(features.grad).all()
-    assert conv.weight.grad.abs().sum() > 0
-    assert spconv_compat.install() == []  # idempotent
-
-
-def test_submanifold_conv_matches_dense_conv_at_active_sites(rng):
-    """SubM conv = dense 3x3x3 conv over a grid that is zero off the active sites, read back
-    at the active sites only."""
-    coords, indices, features = _sparse_input(rng, n=80, size=7)
-    conv = spconv.SubMConv3d(3, 5, 3, padding=1, bias=False, indice_key="r")
-    sparse_out = conv(spconv.SparseConvTensor(features, indices, [7, 7, 7], 1)).features
-    dense = torch.zeros(1, 3, 7, 7, 7)
-    dense[0, :, coords[:, 0], coords[:, 1], coords[:, 2]] = features.T
-    weight = conv.weight.detach().permute(
-        0, 4, 1, 2, 3
-    )  # (out, k, k, k, in) -> (out, in, k, k, k)
-    dense_out = F.conv3d(dense, weight, padding=1)[0]
-    expected = dense_out[:, coords[:, 0], coords[:, 1], coords[:, 2]].T
-    torch.testing.assert_close(sparse_out.detach(), expected, atol=1e-5, rtol=1e-4)
 
 
 def _scene(rng, n=400):

@@ -1,6 +1,6 @@
-"""The thread-safe CPU scatter-add of `spconv_compat`: spconv's own gives wrong sums with more
-than one torch thread, so convolutions are checked with two threads against a dense conv3d and
-against spconv's unpatched kernels run on one thread (exact there)."""
+"""The spconv shims of `spconv_compat`: CPU backward on CPU-only torch, and the thread-safe CPU
+scatter-add (spconv's own gives wrong sums with more than one torch thread), checked with two
+threads against a dense conv3d and against spconv's unpatched kernels run on one thread."""
 
 from __future__ import annotations
 
@@ -45,6 +45,17 @@ def _at(grid, coords):
 
 def _dense_weight(conv):
     return conv.weight.detach().permute(0, 4, 1, 2, 3)  # (out, k, k, k, in) -> (out, in, k...)
+
+
+def test_cpu_backward_runs_on_cpu_only_torch():
+    """Upstream spconv issue 366: backward asked torch.cuda for a stream on CPU-only torch."""
+    _, indices, features = _random_voxels(5, n=200)
+    features.requires_grad_(True)
+    conv = spconv.SubMConv3d(4, 3, 3, bias=False, indice_key="t")
+    out = conv(spconv.SparseConvTensor(features, indices, [SIZE] * 3, 1))
+    out.features.square().sum().backward()
+    assert features.grad is not None and torch.isfinite(features.grad).all()
+    assert conv.weight.grad.abs().sum() > 0
 
 
 def test_the_shim_is_installed_and_forwards_everything_else():
