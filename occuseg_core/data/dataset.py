@@ -31,6 +31,7 @@ from occuseg_core.data.synthetic import (
     generate_scene,
 )
 from occuseg_core.errors import OccusegError
+from occuseg_core.io._files import read_json
 from occuseg_core.io.npz import read_npz, write_npz
 from occuseg_core.types import Scene
 
@@ -173,7 +174,10 @@ def _write_scenes(folder: Path, index: dict, config: SynthConfig, progress: bool
 
 
 def write_dataset_index(
-    root: str | Path, class_table_name: str = "scannet20", label_space: str = "nyu40"
+    root: str | Path,
+    class_table_name: str = "scannet20",
+    label_space: str = "nyu40",
+    source: dict | None = None,
 ) -> Path:
     """Writes DIR/dataset.json for a folder of NPZ scenes prepared by other means (ScanNet).
 
@@ -183,6 +187,7 @@ def write_dataset_index(
         root: the dataset folder, holding e.g. train/ and val/ with .npz scenes.
         class_table_name: the `occuseg_core.classes` table the labels are meant for.
         label_space: what the `semantic` ids are ("nyu40" for ScanNet).
+        source: optional description of where the scenes came from, stored as "source".
 
     Returns:
         The path of the index.
@@ -207,6 +212,8 @@ def write_dataset_index(
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
         "class_table": class_table_name, "label_space": label_space, "splits": splits,
     }  # fmt: skip
+    if source is not None:
+        index["source"] = source
     path = root / INDEX_NAME
     path.write_text(json.dumps(index, indent=1) + "\n")
     return path
@@ -230,10 +237,7 @@ def read_index(root: Path) -> dict:
             f"{path}: dataset index not found; make a dataset with `occuseg synth` or index a"
             " folder of NPZ scenes with occuseg_core.data.dataset.write_dataset_index"
         )
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise OccusegError(f"{path}: not a readable JSON dataset index ({error})") from None
+    info = read_json(path, "not a readable JSON dataset index")
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise OccusegError(f'{path}: not an {FORMAT_NAME} index (missing "format")')
     version = info.get("format_version")

@@ -8,7 +8,6 @@ DIR/<split>/<scene>.npz), atomically, with that module's own target checks and i
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -103,14 +102,6 @@ def _write_splits(folder: Path, readers: Mapping[str, Sequence[Scene]], progress
                 bar.update(1)
 
 
-def _write_index(folder: Path, reader_type: type, source: dict) -> None:
-    """dataset.json as `write_dataset_index` writes it, plus where the scenes came from."""
-    path = write_dataset_index(folder, reader_type.CLASS_TABLE, reader_type.LABEL_SPACE)
-    index = json.loads(path.read_text())
-    index["source"] = source
-    path.write_text(json.dumps(index, indent=1) + "\n")
-
-
 def _check_splits(splits: Sequence[str], split_files: Mapping[str, object]) -> None:
     if not splits:
         raise OccusegError("no splits to prepare")
@@ -164,8 +155,9 @@ def prepare_dataset(
     tmp = staging_dir(out_dir)
     try:
         _write_splits(tmp, readers, progress)
-        _write_index(tmp, reader_type, {"dataset": dataset, "splits": list(splits),
-                                        "data_root": str(Path(data_root).resolve())})  # fmt: skip
+        source = {"dataset": dataset, "splits": list(splits),
+                  "data_root": str(Path(data_root).resolve())}  # fmt: skip
+        write_dataset_index(tmp, reader_type.CLASS_TABLE, reader_type.LABEL_SPACE, source)
         move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -30,7 +30,6 @@ Export layout: ROOT/<scene>_vert_all.npy, _sem_label_all.npy, _ins_label_all.npy
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -38,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from occuseg_core.errors import OccusegError
+from occuseg_core.io._files import read_json
 from occuseg_core.io.ply import read_ply
 from occuseg_core.io.scannet import VERTICES_SUFFIX, read_scannet_export
 from occuseg_core.types import Scene
@@ -178,14 +178,6 @@ def read_axis_alignment(path: str | Path) -> np.ndarray:
     return np.eye(4)
 
 
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        what = "no such file" if isinstance(error, FileNotFoundError) else "not readable JSON"
-        raise OccusegError(f"{path}: {what} ({error})") from None
-
-
 def read_segment_ids(path: str | Path, num_vertices: int) -> np.ndarray:
     """Per-vertex mesh segment ids from a `.segs.json` file.
 
@@ -200,7 +192,7 @@ def read_segment_ids(path: str | Path, num_vertices: int) -> np.ndarray:
         OccusegError: unreadable JSON, no `segIndices` list, wrong length, or bad ids.
     """
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     seg = data.get("segIndices") if isinstance(data, dict) else None
     if not isinstance(seg, list):
         raise OccusegError(f'{path}: no "segIndices" list')
@@ -232,7 +224,7 @@ def read_object_groups(path: str | Path) -> list[ObjectGroup]:
             objectId >= 0, a string label and a list of integer segments (index named).
     """
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     groups = data.get("segGroups") if isinstance(data, dict) else None
     if not isinstance(groups, list):
         raise OccusegError(f'{path}: no "segGroups" list')

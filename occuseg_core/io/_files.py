@@ -6,6 +6,7 @@ never leaves a half-written scene where a good one was expected.
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +35,23 @@ def read_file_bytes(path: str | Path) -> tuple[Path, bytes]:
         return path, path.read_bytes()
     except OSError as error:
         raise OccusegError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def read_json(path: Path, unreadable: str = "not readable JSON") -> object:
+    """Parses a JSON file.
+
+    Args:
+        path: file to read.
+        unreadable: what the error says of a file that cannot be read or parsed.
+
+    Raises:
+        OccusegError: "<path>: no such file", or "<path>: <unreadable> (<reason>)".
+    """
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        what = "no such file" if isinstance(error, FileNotFoundError) else unreadable
+        raise OccusegError(f"{path}: {what} ({error})") from None
 
 
 def write_file_atomically(path: str | Path, chunks: Iterable[bytes]) -> None:

@@ -9,7 +9,6 @@ shows one scan's colours on another scan's points.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from occuseg_core.errors import OccusegError
 from occuseg_core.io import read_ply, read_ply_vertex_properties, read_scene
+from occuseg_core.io._files import read_json
 from occuseg_core.types import InstanceRecord, Scene, SegmentationResult
 
 PLY_SUFFIX = "_instances.ply"
@@ -70,10 +70,7 @@ def result_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def _read_summary(path: Path) -> dict:
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise OccusegError(f"{path}: not a readable JSON summary ({error})") from None
+    summary = read_json(path, "not a readable JSON summary")
     if not isinstance(summary, dict) or summary.get("format") != SUMMARY_FORMAT:
         raise OccusegError(f"{path}: not an occuseg summary (format is not {SUMMARY_FORMAT!r})")
     for key in ("num_points", "instances"):
