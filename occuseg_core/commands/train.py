@@ -25,7 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
     parser.add_argument(
-        "--time-limit-min", type=float, help="stop after this many training minutes"
+        "--time-limit-min",
+        type=float,
+        help="stop after this many training minutes in all (a resumed run counts the minutes it"
+        " already trained); the LR schedule follows the larger of the step and time fractions,"
+        " so resuming with more epochs or minutes raises the LR again (a warm restart)",
     )
     parser.add_argument("--seed", type=int, help="override train.seed")
     parser.add_argument("--train-split", help="override data.train_split (e.g. fold3-train)")
