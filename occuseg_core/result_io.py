@@ -88,7 +88,7 @@ def write_result(
         out_dir / "scannet",
         name,
         result.instance_ids,
-        np.array([r.class_id for r in result.instances], dtype=np.int64),
-        np.array([r.score for r in result.instances], dtype=np.float64),
+        result.instance_class_ids(),
+        result.instance_scores(),
     )
     return [ply, ids, semantic, summary, submission]

@@ -214,6 +214,14 @@ class SegmentationResult:
     def num_points(self) -> int:
         return int(self.instance_ids.shape[0])
 
+    def instance_class_ids(self) -> np.ndarray:
+        """(K,) int64 dataset class id of each instance, in id order."""
+        return np.array([inst.class_id for inst in self.instances], dtype=np.int64)
+
+    def instance_scores(self) -> np.ndarray:
+        """(K,) float64 score of each instance, in id order."""
+        return np.array([inst.score for inst in self.instances], dtype=np.float64)
+
     def point_scores(self) -> np.ndarray:
         """(N,) float32 score of each point's instance, 0 where there is none."""
         scores = np.array([inst.score for inst in self.instances] + [0.0], dtype=np.float32)

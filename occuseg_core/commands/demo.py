@@ -43,9 +43,7 @@ def ground_truth_scores(scene, result) -> str:
     from occuseg_core.eval import ScenePredictions, encode_ground_truth, evaluate_scannet
 
     prediction = ScenePredictions.from_instance_ids(
-        result.instance_ids,
-        [r.class_id for r in result.instances],
-        [r.score for r in result.instances],
+        result.instance_ids, result.instance_class_ids(), result.instance_scores()
     )
     score = evaluate_scannet([prediction], [encode_ground_truth(scene.semantic, scene.instance)])
     return (

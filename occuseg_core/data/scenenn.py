@@ -37,7 +37,7 @@ import numpy as np
 from occuseg_core.classes import NYU40_NAMES
 from occuseg_core.data.scannet import ALL_SPLIT, ReleaseScenes, read_scene_list
 from occuseg_core.errors import OccusegError
-from occuseg_core.io.ply import read_ply, read_ply_vertex_properties
+from occuseg_core.io.ply import read_ply_with_properties
 from occuseg_core.types import Scene
 
 LABEL_PROPERTY = "label"
@@ -152,8 +152,8 @@ def read_scenenn_scene(ply_path: str | Path, xml_path: str | Path, name: str) ->
     """
     ply_path = Path(ply_path)
     objects = read_scenenn_objects(xml_path)
-    mesh = read_ply(ply_path)
-    vertex_label = read_ply_vertex_properties(ply_path).get(LABEL_PROPERTY)
+    mesh, properties = read_ply_with_properties(ply_path)
+    vertex_label = properties.get(LABEL_PROPERTY)
     if vertex_label is None or vertex_label.dtype.kind not in "iu":
         raise OccusegError(f"{ply_path}: no integer per-vertex {LABEL_PROPERTY!r} property")
     semantic, instance = scenenn_vertex_labels(vertex_label, objects)

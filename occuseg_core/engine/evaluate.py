@@ -84,9 +84,7 @@ def evaluate_scene(
             into.timings_s["clustering"].append(time.perf_counter() - tick)
         result = segmenter.assemble_result(scene, grid, predictions, instances, {})
         into.predictions.setdefault(name, {})[scene.name] = ScenePredictions.from_instance_ids(
-            result.instance_ids,
-            np.array([r.class_id for r in result.instances], dtype=np.int64),
-            np.array([r.score for r in result.instances], dtype=np.float64),
+            result.instance_ids, result.instance_class_ids(), result.instance_scores()
         )
         if name == ablations[0]:
             into.semantic_pairs.append((scene.semantic, result.semantic_ids))
@@ -121,7 +119,9 @@ def evaluate_split(
     if len(scenes) == 0:
         raise OccusegError("the split has no scenes")
     evaluation = SplitEvaluation()
-    segmenter.segment(scenes[0])  # warm-up (numba compilation) outside the timings
+    first = scenes[0]  # read once: readers load from disk on every indexing
+    segmenter.segment(first)  # warm-up (numba compilation) outside the timings
     for index in tqdm(range(len(scenes)), desc="evaluate", disable=not progress):
-        evaluate_scene(segmenter, scenes[index], tuple(ablations), evaluation)
+        scene = first if index == 0 else scenes[index]
+        evaluate_scene(segmenter, scene, tuple(ablations), evaluation)
     return evaluation

@@ -11,7 +11,12 @@ from pathlib import Path
 from occuseg_core.errors import OccusegError
 from occuseg_core.io.npz import read_npz, write_npz
 from occuseg_core.io.pcd import read_pcd, write_pcd
-from occuseg_core.io.ply import read_ply, read_ply_vertex_properties, write_ply
+from occuseg_core.io.ply import (
+    read_ply,
+    read_ply_vertex_properties,
+    read_ply_with_properties,
+    write_ply,
+)
 from occuseg_core.io.scannet import VERTICES_SUFFIX, read_scannet_export
 from occuseg_core.types import Scene
 
@@ -20,6 +25,7 @@ WRITABLE = (".ply", ".pcd", ".npz")
 
 __all__ = [
     "READABLE", "WRITABLE", "read_npz", "read_pcd", "read_ply", "read_ply_vertex_properties",
+    "read_ply_with_properties",
     "read_scannet_export", "read_scene", "write_npz", "write_pcd", "write_ply", "write_scene",
 ]  # fmt: skip
 

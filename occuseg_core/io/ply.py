@@ -69,25 +69,7 @@ def read_ply(path: str | Path) -> Scene:
         OccusegError: missing file, bad header, truncated data, no x/y/z, unsupported colour
             type, faces with fewer than 3 corners, or contents a Scene rejects.
     """
-    path, vertex, elements, comments = _read_vertex_element(path)
-    where = str(path)
-    missing = [k for k in "xyz" if k not in vertex]
-    if missing:
-        raise OccusegError(f"{where}: PLY vertex element lacks {missing} (has {sorted(vertex)})")
-    xyz = np.stack([_scalar(vertex, k, where) for k in "xyz"], axis=1)
-    normals = None
-    if all(k in vertex for k in ("nx", "ny", "nz")):
-        normals = np.stack([_scalar(vertex, k, where) for k in ("nx", "ny", "nz")], axis=1)
-    name = next((c.split(None, 1)[1] for c in comments if c.startswith(_NAME_COMMENT + " ")), "")
-    try:
-        return Scene(
-            xyz=xyz, colors=_vertex_colors(vertex, len(xyz), where), normals=normals,
-            semantic=_scalar(vertex, "semantic", where),
-            instance=_scalar(vertex, "instance", where),
-            faces=_faces(elements.get("face"), where), name=name.strip() or path.stem,
-        )  # fmt: skip
-    except ValueError as error:
-        raise OccusegError(f"{where}: {error}") from None
+    return read_ply_with_properties(path)[0]
 
 
 def read_ply_vertex_properties(path: str | Path) -> dict[str, np.ndarray]:
@@ -103,6 +85,38 @@ def read_ply_vertex_properties(path: str | Path) -> dict[str, np.ndarray]:
         OccusegError: as `read_ply` for the file and header.
     """
     _, vertex, _, _ = _read_vertex_element(path)
+    return _scalar_properties(vertex)
+
+
+def read_ply_with_properties(path: str | Path) -> tuple[Scene, dict[str, np.ndarray]]:
+    """`read_ply` and `read_ply_vertex_properties` of one file, reading and parsing it once.
+
+    Raises:
+        OccusegError: as `read_ply`.
+    """
+    path, vertex, elements, comments = _read_vertex_element(path)
+    where = str(path)
+    missing = [k for k in "xyz" if k not in vertex]
+    if missing:
+        raise OccusegError(f"{where}: PLY vertex element lacks {missing} (has {sorted(vertex)})")
+    xyz = np.stack([_scalar(vertex, k, where) for k in "xyz"], axis=1)
+    normals = None
+    if all(k in vertex for k in ("nx", "ny", "nz")):
+        normals = np.stack([_scalar(vertex, k, where) for k in ("nx", "ny", "nz")], axis=1)
+    name = next((c.split(None, 1)[1] for c in comments if c.startswith(_NAME_COMMENT + " ")), "")
+    try:
+        scene = Scene(
+            xyz=xyz, colors=_vertex_colors(vertex, len(xyz), where), normals=normals,
+            semantic=_scalar(vertex, "semantic", where),
+            instance=_scalar(vertex, "instance", where),
+            faces=_faces(elements.get("face"), where), name=name.strip() or path.stem,
+        )  # fmt: skip
+    except ValueError as error:
+        raise OccusegError(f"{where}: {error}") from None
+    return scene, _scalar_properties(vertex)
+
+
+def _scalar_properties(vertex: dict) -> dict[str, np.ndarray]:
     return {k: v for k, v in vertex.items() if not isinstance(v, RaggedList)}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from occuseg_core.errors import OccusegError
-from occuseg_core.io import read_ply, read_ply_vertex_properties, read_scene
+from occuseg_core.io import read_ply_with_properties, read_scene
 from occuseg_core.io._files import read_json
 from occuseg_core.types import InstanceRecord, Scene, SegmentationResult
 
@@ -102,8 +102,9 @@ def _record(entry: object, index: int, where: Path) -> InstanceRecord:
     return InstanceRecord(**values)
 
 
-def _point_ids(ply: Path, num_points: int) -> tuple[np.ndarray, np.ndarray]:
-    properties = read_ply_vertex_properties(ply)
+def _point_ids(
+    ply: Path, properties: dict[str, np.ndarray], num_points: int
+) -> tuple[np.ndarray, np.ndarray]:
     for name in ("instance_id", "semantic_id"):
         if name not in properties:
             raise OccusegError(f"{ply}: no {name!r} vertex property; not written by occuseg")
@@ -132,8 +133,8 @@ def load_written_result(path: str | Path) -> WrittenResult:
     if not isinstance(entries, list):
         raise OccusegError(f"{summary_path}: 'instances' must be a list")
     records = tuple(_record(entry, k, summary_path) for k, entry in enumerate(entries))
-    scene = read_ply(ply)
-    instance_ids, semantic_ids = _point_ids(ply, int(summary["num_points"]))
+    scene, properties = read_ply_with_properties(ply)
+    instance_ids, semantic_ids = _point_ids(ply, properties, int(summary["num_points"]))
     if len(instance_ids) != scene.num_points:
         raise OccusegError(f"{ply}: vertex properties and positions differ in length")
     highest = int(instance_ids.max(initial=-1))
