@@ -46,15 +46,12 @@ def peak_rss_mb() -> float:
 
 
 def _segmenter(args: argparse.Namespace):
-    from occuseg_core.config import load_config
     from occuseg_core.device import resolve_device
     from occuseg_core.inference import Segmenter
-    from occuseg_core.model import OccuSegNet
+    from occuseg_core.testing import random_model
 
     if args.random_init:
-        config = load_config("small")
-        torch.manual_seed(0)
-        model = OccuSegNet.from_config(config.model)
+        model, config = random_model("small", seed=0)
         return Segmenter(model=model, config=config, device=resolve_device(args.device))
     return Segmenter.from_checkpoint(args.checkpoint, device=args.device)
 

@@ -6,7 +6,6 @@ Not a subcommand of its own: `occuseg eval --dataset ...` calls `run_dataset_eva
 from __future__ import annotations
 
 import argparse
-import json
 
 from occuseg_core.errors import OccusegError
 
@@ -32,27 +31,34 @@ def _ap_summary(result) -> dict[str, float]:
 
 def table6(rows: dict[str, dict[str, float]]) -> str:
     """Table 6 layout: one row per ablation, mAP / mAP@0.5 / mAP@0.25 in percent."""
+    from occuseg_core.eval.report import markdown_table, percent
+
     names = {
         "none": "OccuSeg",
         "no_feature": "w/o_feature",
         "no_spatial": "w/o_spatial",
         "no_occupancy": "w/o_occupancy",
     }
-    lines = ["| | mAP | mAP@0.5 | mAP@0.25 |", "| --- | --- | --- | --- |"]
-    for ablation, row in rows.items():
-        lines.append(
-            f"| {names[ablation]} | {100 * row['ap']:.1f} | {100 * row['ap50']:.1f}"
-            f" | {100 * row['ap25']:.1f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["", "mAP", "mAP@0.5", "mAP@0.25"],
+        [
+            [names[ablation], percent(row["ap"]), percent(row["ap50"]), percent(row["ap25"])]
+            for ablation, row in rows.items()
+        ],
+    )
 
 
 def table5(mean_s: dict[str, float], num_scenes: int) -> str:
     """Table 5 layout: mean seconds per scan of each stage, and over the whole split."""
-    lines = ["| stage | per scan (s) | whole split (s) |", "| --- | --- | --- |"]
-    for stage in ("network", "supervoxels", "clustering"):
-        lines.append(f"| {stage} | {mean_s[stage]:.3f} | {mean_s[stage] * num_scenes:.1f} |")
-    return "\n".join(lines)
+    from occuseg_core.eval.report import markdown_table
+
+    return markdown_table(
+        ["stage", "per scan (s)", "whole split (s)"],
+        [
+            [stage, f"{mean_s[stage]:.3f}", f"{mean_s[stage] * num_scenes:.1f}"]
+            for stage in ("network", "supervoxels", "clustering")
+        ],
+    )
 
 
 def _load(args: argparse.Namespace):
@@ -77,7 +83,7 @@ def run_dataset_evaluation(args: argparse.Namespace) -> int:
     """Runs the model over the split and prints (and optionally writes) every table."""
     from occuseg_core.engine.evaluate import ABLATIONS, evaluate_split
     from occuseg_core.eval.occupancy import fraction_below, plot_occupancy_cdf
-    from occuseg_core.eval.report import write_text_atomic
+    from occuseg_core.eval.report import dumps, json_float, write_text_atomic
     from occuseg_core.eval.semantic import evaluate_semantic
 
     ablations = list(ABLATIONS) if args.ablation == "all" else [args.ablation or "none"]
@@ -110,11 +116,14 @@ def run_dataset_evaluation(args: argparse.Namespace) -> int:
             "dataset": args.dataset,
             "split": args.split,
             "num_scenes": len(scenes),
-            "instance": {a: json.loads(r.to_json()) for a, r in results.items()},
-            "table6": rows,
+            "instance": {a: r.to_dict() for a, r in results.items()},
+            "table6": {a: {k: json_float(v) for k, v in row.items()} for a, row in rows.items()},
             "semantic": semantic.to_dict(),
-            "occupancy": {"fraction_below_0.3": within, "num_instances": int(errors.size)},
-            "table5_mean_s": timings,
+            "occupancy": {
+                "fraction_below_0.3": json_float(within),
+                "num_instances": int(errors.size),
+            },
+            "table5_mean_s": {stage: json_float(t) for stage, t in timings.items()},
         }
-        write_text_atomic(args.json, json.dumps(report, indent=2, default=float))
+        write_text_atomic(args.json, dumps(report))
     return 0
