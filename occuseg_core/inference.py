@@ -71,6 +71,27 @@ class VoxelPredictions:
     log_occupancy: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedScene:
+    """A scene after the stages that do not depend on the merging settings.
+
+    Attributes:
+        scene: the input scene.
+        grid: its voxels.
+        predictions: the network's head outputs per voxel.
+        supervoxel: (V,) supervoxel id of each voxel.
+        edges: (E, 2) adjacent supervoxel pairs.
+        timings_s: seconds of "voxelize", "network" and "supervoxels".
+    """
+
+    scene: Scene
+    grid: VoxelGrid
+    predictions: VoxelPredictions
+    supervoxel: np.ndarray
+    edges: np.ndarray
+    timings_s: dict[str, float]
+
+
 class Segmenter:
     """Segments scenes into instances with a trained OccuSegNet.
 
@@ -202,10 +223,14 @@ class Segmenter:
             config=merge or self.options.merge,
         )
 
-    def segment(self, scene: Scene) -> SegmentationResult:
-        """Segments one scene; see `SegmentationResult` for what comes back."""
+    def prepare(self, scene: Scene) -> PreparedScene:
+        """The stages before merging, run once: voxelize, the network, supervoxels.
+
+        `segment` continues with `cluster` and `assemble_result`; the evaluation clusters the
+        same prepared scene once per ablation.
+        """
         timings = {}
-        start = tick = time.perf_counter()
+        tick = time.perf_counter()
 
         def lap(name: str) -> None:
             nonlocal tick
@@ -219,9 +244,20 @@ class Segmenter:
         lap("network")
         supervoxel, edges = self.supervoxels(scene, grid)
         lap("supervoxels")
-        instances = self.cluster(grid, predictions, supervoxel, edges)
-        lap("clustering")
-        result = self.assemble_result(scene, grid, predictions, instances, timings)
+        return PreparedScene(scene, grid, predictions, supervoxel, edges, timings)
+
+    def segment(self, scene: Scene) -> SegmentationResult:
+        """Segments one scene; see `SegmentationResult` for what comes back."""
+        start = time.perf_counter()
+        prepared = self.prepare(scene)
+        tick = time.perf_counter()
+        instances = self.cluster(
+            prepared.grid, prepared.predictions, prepared.supervoxel, prepared.edges
+        )
+        timings = {**prepared.timings_s, "clustering": time.perf_counter() - tick}
+        result = self.assemble_result(
+            scene, prepared.grid, prepared.predictions, instances, timings
+        )
         timings["total"] = time.perf_counter() - start
         return result
 

@@ -21,7 +21,6 @@ import numpy as np
 from tqdm import tqdm
 
 from occuseg_core.clustering import MergeConfig
-from occuseg_core.data.voxelize import voxelize
 from occuseg_core.errors import OccusegError
 from occuseg_core.eval import ScenePredictions, encode_ground_truth
 from occuseg_core.eval.occupancy import occupancy_relative_errors
@@ -70,16 +69,15 @@ def evaluate_scene(
 ) -> None:
     """Adds one labelled scene to `into` (predictions for every ablation, timings, R_c)."""
     _check_labels(scene)
-    tick = time.perf_counter()
-    grid = voxelize(scene, segmenter.voxel_size_m)
-    predictions = segmenter.predict_voxels(grid)
-    into.timings_s["network"].append(time.perf_counter() - tick)
-    tick = time.perf_counter()
-    supervoxel, edges = segmenter.supervoxels(scene, grid)
-    into.timings_s["supervoxels"].append(time.perf_counter() - tick)
+    prepared = segmenter.prepare(scene)
+    for stage, seconds in prepared.timings_s.items():
+        into.timings_s[stage].append(seconds)
+    grid, predictions = prepared.grid, prepared.predictions
     for name in ablations:
         tick = time.perf_counter()
-        instances = segmenter.cluster(grid, predictions, supervoxel, edges, ABLATIONS[name])
+        instances = segmenter.cluster(
+            grid, predictions, prepared.supervoxel, prepared.edges, ABLATIONS[name]
+        )
         if name == ablations[0]:
             into.timings_s["clustering"].append(time.perf_counter() - tick)
         result = segmenter.assemble_result(scene, grid, predictions, instances, {})

@@ -31,7 +31,7 @@ def test_dataset_mode_prints_every_table(setup, capsys):
     report = json.loads((root / "report.json").read_text())
     assert set(report["table6"]) == {"none", "no_feature", "no_spatial", "no_occupancy"}
     assert report["num_scenes"] == 2  # round(3 * 0.5) = 2 val scenes
-    assert set(report["table5_mean_s"]) == {"network", "supervoxels", "clustering"}
+    assert set(report["table5_mean_s"]) == {"voxelize", "network", "supervoxels", "clustering"}
     assert report["occupancy"]["num_instances"] > 0
     assert (root / "fig4.png").read_bytes()[:4] == b"\x89PNG"
 
