@@ -71,15 +71,13 @@ def _load(args: argparse.Namespace):
 
     scenes = make_reader(args.dataset, args.data_root, args.split)
     segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device)
-    table = getattr(scenes, "CLASS_TABLE", None) or getattr(scenes, "class_table", None)
-    table_name = getattr(table, "name", table)
-    if table_name is not None and table_name != segmenter.classes.name:
+    if scenes.class_table.name != segmenter.classes.name:
         raise OccusegError(
             f"the checkpoint predicts {segmenter.classes.name} classes but"
-            f" {args.dataset} uses {table_name}"
+            f" {args.dataset} uses {scenes.class_table.name}"
         )
     if args.max_scenes is not None:
-        scenes = [scenes[i] for i in range(min(args.max_scenes, len(scenes)))]
+        scenes = scenes.head(args.max_scenes)
     return scenes, segmenter
 
 

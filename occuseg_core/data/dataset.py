@@ -16,13 +16,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from occuseg_core.classes import ClassTable, class_table
+from occuseg_core.data.scene_reader import SceneReader
 from occuseg_core.data.synthetic import (
     DEFAULT_CONFIG,
     GENERATOR_NAME,
@@ -262,8 +262,9 @@ def _safe_name(name: str) -> bool:
     return bool(name) and Path(name).name == name and not name.startswith(".")
 
 
-class SceneDataset(Sequence):
-    """One split of a dataset folder: `len`, indexing and iteration give `Scene`s.
+class SceneDataset(SceneReader):
+    """One split of a dataset folder: `scene_names`, `class_table` (from the index), `len`,
+    indexing and iteration give `Scene`s (a `SceneReader`).
 
     Args:
         root: the dataset folder (with dataset.json).
@@ -298,7 +299,7 @@ class SceneDataset(Sequence):
         if missing:
             raise OccusegError(f"{missing[0]}: scene file missing ({len(missing)} of "
                                f"{len(paths)} listed scenes are missing)")  # fmt: skip
-        self.names: tuple[str, ...] = tuple(names)
+        self.scene_names: tuple[str, ...] = tuple(names)
         self.paths: tuple[Path, ...] = paths
 
     @property
@@ -306,21 +307,5 @@ class SceneDataset(Sequence):
         """The class table named in the index (e.g. SCANNET20)."""
         return class_table(self.info["class_table"])
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> Scene:
-        """Reads scene `index` (negative counts from the end).
-
-        Raises:
-            IndexError: index out of range.
-            OccusegError: the scene file is unreadable (the message names it).
-        """
-        if isinstance(index, slice):
-            raise TypeError("SceneDataset does not support slices; index scenes one by one")
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"scene index {index} out of range for {len(self)} scenes")
+    def _read(self, index: int) -> Scene:
         return read_npz(self.paths[index])
-
-    def __repr__(self) -> str:
-        return f"SceneDataset({str(self.root)!r}, split={self.split!r}, {len(self)} scenes)"

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from occuseg_core.classes import S3DIS13
-from occuseg_core.data.scannet import ReleaseScenes
+from occuseg_core.data.scene_reader import SceneReader
 from occuseg_core.errors import OccusegError
 from occuseg_core.io._files import read_file_bytes
 from occuseg_core.types import Scene
@@ -220,7 +220,7 @@ def read_s3dis_room(room: str | Path, name: str | None = None) -> Scene:
         raise OccusegError(f"{room}: {error}") from None
 
 
-class S3DISRooms(ReleaseScenes):
+class S3DISRooms(SceneReader):
     """The rooms of one S3DIS split (see the module docstring for layout, labels and splits).
 
     Args:

@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from occuseg_core.data.scene_reader import SceneReader
 from occuseg_core.errors import OccusegError
 from occuseg_core.io._files import read_json
 from occuseg_core.io.ply import read_ply
@@ -48,35 +49,6 @@ SEGMENTS_SUFFIX = "_vh_clean_2.0.010000.segs.json"
 AGGREGATION_SUFFIX = ".aggregation.json"
 SPLIT_LIST_PATTERN = "scannetv2_{split}.txt"
 ALL_SPLIT = "all"
-
-
-class ReleaseScenes(Sequence):
-    """Base of the ScanNet, S3DIS and SceneNN readers: `scene_names`, `len`, `[i]` -> `Scene`.
-
-    Subclasses set `root`, `split` and `scene_names` and implement `_read(index) -> Scene`.
-    """
-
-    scene_names: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.scene_names)
-
-    def __getitem__(self, index: int) -> Scene:
-        """Reads scene `index` (negative counts from the end).
-
-        Raises:
-            TypeError: a slice or a non-integer index.
-            IndexError: index out of range.
-            OccusegError: a missing, unreadable or corrupt file (the message names it).
-        """
-        if isinstance(index, bool) or not isinstance(index, int | np.integer):
-            raise TypeError(f"scene index must be an integer; got {index!r}")
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"scene index {index} out of range for {len(self)} scenes")
-        return self._read(int(index) % len(self))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.root)!r}, {self.split!r}, {len(self)} scenes)"
 
 
 def read_scene_list(path: str | Path) -> tuple[str, ...]:
@@ -310,7 +282,7 @@ def read_scannet_scan(
         raise OccusegError(f"{scene_dir}: {error}") from None
 
 
-class ScanNetScans(ReleaseScenes):
+class ScanNetScans(SceneReader):
     """One split of ScanNet v2, from the release or the npy export (see the module docstring).
 
     Args:

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from occuseg_core.classes import NYU40_NAMES
-from occuseg_core.data.scannet import ALL_SPLIT, ReleaseScenes, read_scene_list
+from occuseg_core.data.scannet import ALL_SPLIT, read_scene_list
+from occuseg_core.data.scene_reader import SceneReader
 from occuseg_core.errors import OccusegError
 from occuseg_core.io.ply import read_ply_with_properties
 from occuseg_core.types import Scene
@@ -171,7 +172,7 @@ def _all_scene_names(root: Path) -> tuple[str, ...]:
     return names
 
 
-class SceneNNScenes(ReleaseScenes):
+class SceneNNScenes(SceneReader):
     """One split of SceneNN (see the module docstring for layout, labels and splits).
 
     Args:

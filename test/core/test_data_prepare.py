@@ -77,9 +77,9 @@ def test_prepare_s3dis_folds_reads_back_equal(s3dis: Path, tmp_path: Path, capsy
         "area5-val": 2, "fold1-train": 6, "fold1-val": 1}  # fmt: skip
     for split in ("fold1-train", "area5-val"):
         prepared, raw = SceneDataset(out, split), S3DISRooms(s3dis, split)
-        assert prepared.names == tuple(sorted(raw.scene_names))
+        assert prepared.scene_names == tuple(sorted(raw.scene_names))
         for name, scene in zip(raw.scene_names, (raw[i] for i in range(len(raw))), strict=True):
-            assert_same_scene(prepared[prepared.names.index(name)], scene)
+            assert_same_scene(prepared[prepared.scene_names.index(name)], scene)
     # Area 5 rooms are in both fold1-train and area5-val: stored once, hard-linked
     shared = "Area_5_office_1.npz"
     assert (out / "fold1-train" / shared).samefile(out / "area5-val" / shared)

@@ -65,9 +65,9 @@ def test_round_trip_reproduces_the_generated_scenes(written: Path) -> None:
     info = json.loads((written / INDEX_NAME).read_text())
     for split in ("train", "val"):
         data = SceneDataset(written, split)
-        assert len(data) == len(info["splits"][split]) and data.names == tuple(
+        assert len(data) == len(info["splits"][split]) and data.scene_names == tuple(
             info["splits"][split])  # fmt: skip
-        for index, name in enumerate(data.names):
+        for index, name in enumerate(data.scene_names):
             stored = data[index]
             fresh = generate_scene(info["scene_seeds"][name], SMALL, name=name)
             assert stored.name == name
@@ -76,8 +76,8 @@ def test_round_trip_reproduces_the_generated_scenes(written: Path) -> None:
             np.testing.assert_array_equal(stored.instance, fresh.instance)
             np.testing.assert_allclose(stored.colors, fresh.colors, atol=0.5 / 255 + 1e-6)
     assert data.class_table.name == "scannet20"
-    assert [s.name for s in data] == list(data.names)  # iteration
-    assert data[-1].name == data.names[-1]
+    assert [s.name for s in data] == list(data.scene_names)  # iteration
+    assert data[-1].name == data.scene_names[-1]
     with pytest.raises(IndexError):
         data[len(data)]
 
@@ -105,7 +105,7 @@ def test_reads_a_prepared_folder_after_indexing(tmp_path: Path) -> None:
             write_npz(tiny_scene(name), tmp_path / split / f"{name}.npz")
     write_dataset_index(tmp_path)
     train = SceneDataset(tmp_path, "train")
-    assert train.names == ("a", "b") and len(SceneDataset(tmp_path, "val")) == 1
+    assert train.scene_names == ("a", "b") and len(SceneDataset(tmp_path, "val")) == 1
     np.testing.assert_array_equal(train[0].semantic, [1, 2, 5])
 
 
@@ -114,7 +114,7 @@ def test_index_without_split_lists_uses_the_folder(tmp_path: Path) -> None:
     write_npz(tiny_scene("x"), tmp_path / "train" / "x.npz")
     index = {"format": "occuseg-dataset", "format_version": 1, "class_table": "scannet20"}
     (tmp_path / INDEX_NAME).write_text(json.dumps(index))
-    assert SceneDataset(tmp_path, "train").names == ("x",)
+    assert SceneDataset(tmp_path, "train").scene_names == ("x",)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_failure_leaves_no_half_written_dataset(tmp_path: Path, monkeypatch) -> 
     calls.clear()
     with pytest.raises(RuntimeError, match="disk full"):
         write_synthetic_dataset(old, 3, 0, config=SMALL, progress=False, overwrite=True)
-    assert SceneDataset(old, "train").names == ("a",)
+    assert SceneDataset(old, "train").scene_names == ("a",)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
 
 
