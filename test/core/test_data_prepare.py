@@ -171,6 +171,17 @@ def test_reader_table_and_factory(s3dis: Path, scannet: Path, tmp_path: Path) ->
         prepare_dataset("synthetic", synth, tmp_path / "x")
 
 
+def test_cli_dataset_choices_match_the_reader_table() -> None:
+    """The CLI keeps its own copies of the dataset names (building the parser imports no
+    reader); they must name exactly what the readers provide."""
+    from occuseg_core.commands import eval as eval_command
+    from occuseg_core.commands import prepare as prepare_command
+    from occuseg_core.data.readers import PREPARABLE
+
+    assert prepare_command._DATASETS == PREPARABLE
+    assert eval_command.DATASETS == tuple(READERS)
+
+
 @pytest.mark.parametrize(
     "dataset",
     [
