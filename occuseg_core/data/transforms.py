@@ -1,6 +1,7 @@
 """Training augmentation: small callables on points, applied before voxelization.
 
-Geometric changes (rotation about z, flips, scaling, elastic distortion) move the points, so
+Point dropout (a random fraction of the points kept, for density robustness) and geometric
+changes (rotation about z, flips, scaling, elastic distortion) change the points, so
 voxel counts and instance centres are recomputed from the augmented scene; the occupancy target
 (log of an instance's voxel count) therefore always matches what the network sees.
 """
@@ -62,6 +63,14 @@ def jitter_colors(
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def keep_random_points(scene: Scene, fraction: float, rng: np.random.Generator) -> Scene:
+    """The scene with each point kept with probability `fraction` (at least one point kept)."""
+    mask = rng.random(scene.num_points) < fraction
+    if not mask.any():
+        mask[rng.integers(scene.num_points)] = True
+    return scene.subset(mask)
+
+
 def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator) -> Scene:
     """A randomly augmented copy of a training scene (labels unchanged).
 
@@ -70,6 +79,9 @@ def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator)
         config: which augmentations to apply and their ranges.
         rng: random generator; the same seed gives the same augmentation.
     """
+    keep_lo, keep_hi = config.point_keep_range
+    if keep_lo < 1.0:  # drawn only when on, so other settings augment exactly as before
+        scene = keep_random_points(scene, rng.uniform(keep_lo, keep_hi), rng)
     xyz = scene.xyz.astype(np.float64) - scene.xyz.mean(axis=0)
     normals = None if scene.normals is None else scene.normals.astype(np.float64)
     if config.rotate_z:

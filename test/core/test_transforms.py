@@ -74,3 +74,34 @@ def test_elastic_displacement_has_the_configured_scale(rng):
     pair = np.r_[xyz, [[1.5, 1.5, 1.5], [1.51, 1.5, 1.5]]]
     step = elastic_distortion(pair, 0.5, 0.02, np.random.default_rng(0)) - pair
     assert np.linalg.norm(step[-1] - step[-2]) < 0.005
+
+
+def test_point_dropout_keeps_the_drawn_fraction_with_labels_attached(rng):
+    """Keep range (0.5, 0.5): about half the points stay (2000 points: 3 sigma = 0.034), each
+    with its own label and colour, and the scene is otherwise only centred."""
+    n = 2000
+    scene = Scene(rng.uniform(0, 2, (n, 3)).astype(np.float32), rng.random((n, 3)),
+                  semantic=rng.integers(1, 5, n), instance=np.arange(1, n + 1))  # fmt: skip
+    config = dataclasses.replace(OFF, color_jitter=0.0, point_keep_range=(0.5, 0.5))
+    out = augment_scene(scene, config, np.random.default_rng(1))
+    assert abs(out.num_points / n - 0.5) < 0.034
+    kept = out.instance - 1  # which original point each output point is
+    assert np.all(np.diff(kept) > 0)
+    np.testing.assert_array_equal(out.semantic, scene.semantic[kept])
+    np.testing.assert_allclose(out.colors, scene.colors[kept].astype(np.float32))
+    np.testing.assert_allclose(out.xyz - out.xyz[0], scene.xyz[kept] - scene.xyz[kept[0]],
+                               atol=1e-5)  # fmt: skip
+    tiny = _scene(rng, n=3)
+    assert augment_scene(tiny, dataclasses.replace(OFF, point_keep_range=(1e-9, 1e-9)),
+                         np.random.default_rng(0)).num_points == 1  # fmt: skip
+
+
+def test_point_dropout_off_by_default_and_checked():
+    from occuseg_core.config import config_from_dict, load_config
+
+    assert AugmentConfig().point_keep_range == (1.0, 1.0)
+    values = load_config("small").to_dict()
+    for bad in ([0.0, 1.0], [0.6, 0.5], [0.5, 1.2]):
+        values["data"]["augment"]["point_keep_range"] = bad
+        with pytest.raises(ValueError, match="point_keep_range"):
+            config_from_dict(values)
