@@ -38,13 +38,24 @@ class HeadsConfig:
     initial_log_occupancy: float = 6.0
 
 
+NORMS = ("batch", "scene")
+"""Normalisations the network can use (`ModelConfig.norm`, built by `occuseg_core.nn.norm`)."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """The network: backbone, heads, and the class table that fixes K."""
+    """The network: backbone, heads, the class table that fixes K, and the normalisation.
+
+    `norm`: "batch" (BatchNorm, running statistics at inference, as the paper's network) or
+    "scene" (every layer normalised by the statistics of the scene being processed, in training
+    and at inference; see `occuseg_core.nn.norm`). With "scene", train with one scene per
+    batch so that training and inference normalise alike.
+    """
 
     unet: UNetConfig = field(default_factory=UNetConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     class_table: str = "scannet20"
+    norm: str = "batch"
 
 
 @dataclass(frozen=True)
@@ -217,6 +228,8 @@ def validate_config(config: OccuSegConfig) -> OccuSegConfig:
     lo, hi = config.data.augment.scale_range
     if not 0 < lo <= hi:
         problems.append("data.augment.scale_range must satisfy 0 < low <= high")
+    if config.model.norm not in NORMS:
+        problems.append(f"model.norm must be one of {list(NORMS)}")
     lo, hi = config.data.augment.point_keep_range
     if not 0 < lo <= hi <= 1:
         problems.append("data.augment.point_keep_range must satisfy 0 < low <= high <= 1")

@@ -36,12 +36,14 @@ class OccuSegNet(nn.Module):
             in_channels=config.unet.in_channels,
             widths=config.unet.widths,
             blocks_per_level=config.unet.blocks_per_level,
+            norm=config.norm,
         )
         heads = OccuSegHeads(
             in_channels=backbone.out_channels,
             num_classes=class_table(config.class_table).num_classes,
             embedding_dim=config.heads.embedding_dim,
             initial_log_occupancy=config.heads.initial_log_occupancy,
+            norm=config.norm,
         )
         return cls(backbone=backbone, heads=heads)
 

@@ -1,8 +1,8 @@
 """Residual submanifold blocks for the sparse U-Net.
 
-Every convolution is bias-free and followed by BatchNorm: spconv's CPU inference path rejects
-convolutions with a bias ("cpu don't support act and bias"), and the BatchNorm shift plays the
-bias's role anyway.
+Every convolution is bias-free and followed by a normalisation (BatchNorm or `SceneNorm`):
+spconv's CPU inference path rejects convolutions with a bias ("cpu don't support act and
+bias"), and the normalisation's shift plays the bias's role anyway.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import spconv.pytorch as spconv
 import torch
 from torch import nn
 
+from occuseg_core.nn.norm import norm_layer
 
-def norm_relu(channels: int) -> nn.Sequential:
-    """BatchNorm + ReLU applied to a sparse tensor's features (spconv.SparseSequential aware)."""
-    return nn.Sequential(nn.BatchNorm1d(channels, momentum=0.02), nn.ReLU(inplace=True))
+
+def norm_relu(channels: int, norm: str = "batch") -> nn.Sequential:
+    """Normalisation + ReLU applied to a sparse tensor's features (SparseSequential aware)."""
+    return nn.Sequential(norm_layer(channels, norm), nn.ReLU(inplace=True))
 
 
 class ResidualBlock(spconv.SparseModule):
@@ -26,24 +28,27 @@ class ResidualBlock(spconv.SparseModule):
             differs from `in_channels`.
         indice_key: spconv key shared by all submanifold convs at one resolution, so their
             rulebook is computed once per forward.
+        norm: "batch" or "scene" (see `occuseg_core.nn.norm`).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, indice_key: str) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, indice_key: str, norm: str = "batch"
+    ) -> None:
         super().__init__()
         self.conv1 = spconv.SubMConv3d(
             in_channels, out_channels, 3, padding=1, bias=False, indice_key=indice_key
         )
-        self.norm1 = norm_relu(out_channels)
+        self.norm1 = norm_relu(out_channels, norm)
         self.conv2 = spconv.SubMConv3d(
             out_channels, out_channels, 3, padding=1, bias=False, indice_key=indice_key
         )
-        self.norm2 = nn.BatchNorm1d(out_channels, momentum=0.02)
+        self.norm2 = norm_layer(out_channels, norm)
         self.skip = (
             nn.Identity()
             if in_channels == out_channels
             else nn.Sequential(
                 nn.Linear(in_channels, out_channels, bias=False),
-                nn.BatchNorm1d(out_channels, momentum=0.02),
+                norm_layer(out_channels, norm),
             )
         )
         self.relu = nn.ReLU(inplace=True)

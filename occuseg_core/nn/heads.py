@@ -16,16 +16,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from occuseg_core.nn.norm import norm_layer
 from occuseg_core.nn.outputs import HeadOutputs
 
 SIGMA_FLOOR = 1e-2
 """Lower bound of the predicted covariances (feature units / metres), keeps eq. 8 finite."""
 
 
-def _mlp(in_channels: int, out_channels: int) -> nn.Sequential:
+def _mlp(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
     return nn.Sequential(
         nn.Linear(in_channels, in_channels, bias=False),
-        nn.BatchNorm1d(in_channels, momentum=0.02),
+        norm_layer(in_channels, norm),
         nn.ReLU(inplace=True),
         nn.Linear(in_channels, out_channels),
     )
@@ -45,6 +46,7 @@ class OccuSegHeads(nn.Module):
         initial_log_occupancy: initial bias of o_i (log of a typical instance voxel count), so
             training does not start by regressing from 0 to ~7.
         initial_sigma: initial (sigma_s, sigma_d) after the softplus.
+        norm: "batch" or "scene" (see `occuseg_core.nn.norm`).
     """
 
     def __init__(
@@ -55,17 +57,18 @@ class OccuSegHeads(nn.Module):
         embedding_dim: int,
         initial_log_occupancy: float = 6.0,
         initial_sigma: tuple[float, float] = (1.0, 0.5),
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         if num_classes < 1 or embedding_dim < 1:
             raise ValueError(
                 f"num_classes and embedding_dim must be >= 1; got {num_classes}, {embedding_dim}"
             )
-        self.semantic = _mlp(in_channels, num_classes)
-        self.feature_embedding = _mlp(in_channels, embedding_dim)
-        self.spatial_embedding = _mlp(in_channels, 3)
-        self.covariance = _mlp(in_channels, 2)
-        self.occupancy = _mlp(in_channels, 1)
+        self.semantic = _mlp(in_channels, num_classes, norm)
+        self.feature_embedding = _mlp(in_channels, embedding_dim, norm)
+        self.spatial_embedding = _mlp(in_channels, 3, norm)
+        self.covariance = _mlp(in_channels, 2, norm)
+        self.occupancy = _mlp(in_channels, 1, norm)
         with torch.no_grad():
             self.occupancy[-1].bias.fill_(initial_log_occupancy)
             for i, sigma in enumerate(initial_sigma):

@@ -11,11 +11,14 @@ import spconv.pytorch as spconv
 from torch import nn
 
 from occuseg_core.nn.blocks import ResidualBlock, concat_features
+from occuseg_core.nn.norm import norm_layer
 
 
-def _blocks(in_channels: int, out_channels: int, count: int, key: str) -> spconv.SparseSequential:
-    layers = [ResidualBlock(in_channels, out_channels, key)]
-    layers += [ResidualBlock(out_channels, out_channels, key) for _ in range(count - 1)]
+def _blocks(
+    in_channels: int, out_channels: int, count: int, key: str, norm: str
+) -> spconv.SparseSequential:
+    layers = [ResidualBlock(in_channels, out_channels, key, norm)]
+    layers += [ResidualBlock(out_channels, out_channels, key, norm) for _ in range(count - 1)]
     return spconv.SparseSequential(*layers)
 
 
@@ -26,11 +29,13 @@ class SparseUNet(nn.Module):
         in_channels: input feature width (3 for RGB).
         widths: feature width per level, finest first, e.g. (16, 32, 48, 64, 80); len >= 1.
         blocks_per_level: residual blocks per level in the encoder and in the decoder (>= 1).
+        norm: "batch" or "scene" (see `occuseg_core.nn.norm`).
     """
 
     def __init__(
-        self, *, in_channels: int, widths: tuple[int, ...], blocks_per_level: int
-    ) -> None:
+        self, *, in_channels: int, widths: tuple[int, ...], blocks_per_level: int,
+        norm: str = "batch",
+    ) -> None:  # fmt: skip
         super().__init__()
         if len(widths) < 1 or any(w <= 0 for w in widths):
             raise ValueError(f"widths must be a non-empty tuple of positive ints; got {widths}")
@@ -42,19 +47,20 @@ class SparseUNet(nn.Module):
             spconv.SubMConv3d(
                 in_channels, widths[0], 3, padding=1, bias=False, indice_key="subm0"
             ),
-            nn.BatchNorm1d(widths[0], momentum=0.02),
+            norm_layer(widths[0], norm),
             nn.ReLU(inplace=True),
         )
         levels = len(widths)
         self.encoders = nn.ModuleList(
-            _blocks(widths[i], widths[i], blocks_per_level, f"subm{i}") for i in range(levels)
+            _blocks(widths[i], widths[i], blocks_per_level, f"subm{i}", norm)
+            for i in range(levels)
         )
         self.downs = nn.ModuleList(
             spconv.SparseSequential(
                 spconv.SparseConv3d(
                     widths[i], widths[i + 1], 2, stride=2, bias=False, indice_key=f"down{i}"
                 ),
-                nn.BatchNorm1d(widths[i + 1], momentum=0.02),
+                norm_layer(widths[i + 1], norm),
                 nn.ReLU(inplace=True),
             )
             for i in range(levels - 1)
@@ -64,13 +70,13 @@ class SparseUNet(nn.Module):
                 spconv.SparseInverseConv3d(
                     widths[i + 1], widths[i], 2, bias=False, indice_key=f"down{i}"
                 ),
-                nn.BatchNorm1d(widths[i], momentum=0.02),
+                norm_layer(widths[i], norm),
                 nn.ReLU(inplace=True),
             )
             for i in range(levels - 1)
         )
         self.decoders = nn.ModuleList(
-            _blocks(2 * widths[i], widths[i], blocks_per_level, f"subm{i}")
+            _blocks(2 * widths[i], widths[i], blocks_per_level, f"subm{i}", norm)
             for i in range(levels - 1)
         )
 
