@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
     model.add_argument(
+        "--keep-points",
+        type=float,
+        metavar="F",
+        help="keep a random fraction F in (0, 1] of every scene's points (seeded; meshes become"
+        " point clouds): how the model copes with sparser scans",
+    )
+    model.add_argument(
         "--ablation", choices=ABLATIONS, help="paper Table 6 variant (default none)"
     )
     model.add_argument(
@@ -66,10 +73,12 @@ def _check_mode(args: argparse.Namespace) -> None:
         raise OccusegError("give either --pred/--gt or --dataset, not both")
     if args.dataset is None and (args.pred is None or args.gt is None):
         raise OccusegError("give --pred DIR and --gt DIR (or --dataset NAME ...)")
-    dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation)
+    dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation,
+                    args.max_scenes, args.keep_points)  # fmt: skip
     if args.dataset is None and any(v is not None for v in dataset_only):
         raise OccusegError(
-            "--data-root, --split, --checkpoint, --ablation and --fig4 need --dataset"
+            "--data-root, --split, --checkpoint, --ablation, --fig4, --max-scenes and"
+            " --keep-points need --dataset"
         )
 
 

@@ -78,6 +78,8 @@ def _load(args: argparse.Namespace):
         )
     if args.max_scenes is not None:
         scenes = scenes.head(args.max_scenes)
+    if args.keep_points is not None:
+        scenes = scenes.thinned(args.keep_points)
     return scenes, segmenter
 
 
@@ -98,8 +100,9 @@ def run_dataset_evaluation(args: argparse.Namespace) -> int:
     errors = evaluation.all_occupancy_errors()
     within = fraction_below(errors, 0.3)
     timings = evaluation.mean_timings_s()
+    thinned = "" if args.keep_points is None else f", {args.keep_points:g} of the points kept"
     print(
-        f"{args.dataset} {args.split}: {len(scenes)} scenes, checkpoint"
+        f"{args.dataset} {args.split}: {len(scenes)} scenes{thinned}, checkpoint"
         f" {args.checkpoint or 'bundled'}\n"
     )
     print(results[ablations[0]].to_markdown())
@@ -118,6 +121,7 @@ def run_dataset_evaluation(args: argparse.Namespace) -> int:
             "dataset": args.dataset,
             "split": args.split,
             "num_scenes": len(scenes),
+            "keep_points": args.keep_points,
             "instance": {a: r.to_dict() for a, r in results.items()},
             "table6": {a: {k: json_float(v) for k, v in row.items()} for a, row in rows.items()},
             "semantic": semantic.to_dict(),

@@ -3,7 +3,8 @@
 `SceneReader` is the base of `SceneDataset` (our NPZ dataset folders, synthetic or prepared) and
 of the release readers (`ScanNetScans`, `S3DISRooms`, `SceneNNScenes`), so training, evaluation
 and `occuseg prepare` take any of them: `scene_names`, `class_table`, `len`, `[i]` -> Scene,
-iteration, and `head(n)` for the first n scenes without reading them.
+iteration, `head(n)` for the first n scenes without reading them, and `thinned(fraction)` for
+the same scenes at a lower point density (robustness checks).
 """
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ class SceneReader(Sequence):
             raise ValueError(f"head wants a count >= 0; got {count}")
         return _Head(self, min(count, len(self)))
 
+    def thinned(self, fraction: float, seed: int = 0) -> SceneReader:
+        """The same scenes with each point kept with probability `fraction`, read on indexing.
+
+        Scene i is thinned with the generator seeded by (seed, i), so it is the same subset
+        every time. Faces are dropped (a thinned mesh is a point cloud).
+
+        Raises:
+            ValueError: a fraction outside (0, 1].
+        """
+        if not 0 < fraction <= 1:
+            raise ValueError(f"the kept fraction must be in (0, 1]; got {fraction}")
+        return _Thinned(self, fraction, seed)
+
     def __repr__(self) -> str:
         root, split = getattr(self, "root", None), getattr(self, "split", None)
         return f"{type(self).__name__}({str(root)!r}, {split!r}, {len(self)} scenes)"
@@ -84,3 +98,23 @@ class _Head(SceneReader):
 
     def _read(self, index: int) -> Scene:
         return self.reader[index]
+
+
+class _Thinned(SceneReader):
+    """Another reader's scenes at a lower point density (see `SceneReader.thinned`)."""
+
+    def __init__(self, reader: SceneReader, fraction: float, seed: int) -> None:
+        self.reader, self.fraction, self.seed = reader, fraction, seed
+        self.root = getattr(reader, "root", None)
+        self.split = getattr(reader, "split", None)
+        self.scene_names = tuple(reader.scene_names)
+
+    @property
+    def class_table(self) -> ClassTable:
+        return self.reader.class_table
+
+    def _read(self, index: int) -> Scene:
+        from occuseg_core.data.transforms import keep_random_points
+
+        rng = np.random.default_rng([self.seed, index])
+        return keep_random_points(self.reader[index], self.fraction, rng)

@@ -73,3 +73,19 @@ def test_class_table_mismatch_is_refused(setup, tmp_path, capsys):
             "--checkpoint", str(other)]  # fmt: skip
     assert main(argv) == 2
     assert "s3dis13" in capsys.readouterr().err
+
+
+def test_keep_points_and_max_scenes_narrow_the_evaluation(setup, tmp_path, capsys):
+    """--max-scenes 1 --keep-points 0.5: one scene, thinned; flags refused without --dataset."""
+    root, checkpoint = setup
+    argv = ["eval", "--dataset", "synthetic", "--data-root", str(root / "data"), "--split", "val",
+            "--checkpoint", str(checkpoint), "--device", "cpu", "--max-scenes", "1",
+            "--keep-points", "0.5", "--json", str(tmp_path / "r.json")]  # fmt: skip
+    assert main(argv) == 0
+    assert "1 scenes, 0.5 of the points kept" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["num_scenes"] == 1 and report["keep_points"] == 0.5
+    assert main([*argv[:-4], "--keep-points", "1.5"]) == 2
+    assert "kept fraction must be in (0, 1]" in capsys.readouterr().err
+    assert main(["eval", "--pred", "p", "--gt", "g", "--keep-points", "0.5"]) == 2
+    assert "--keep-points need --dataset" in capsys.readouterr().err

@@ -10,19 +10,22 @@ from occuseg_core.data.scene_reader import SceneReader
 
 
 class CountingReader(SceneReader):
-    """Three one-point scenes; counts what is read from 'disk'."""
+    """Three scenes of `points` points each; counts what is read from 'disk'."""
 
     CLASS_TABLE = "scannet20"
 
-    def __init__(self) -> None:
+    def __init__(self, points: int = 1) -> None:
         self.root, self.split = "mem", "test"
         self.scene_names = ("a", "b", "c")
+        self.points = points
         self.reads: list[int] = []
 
     def _read(self, index: int) -> Scene:
         self.reads.append(index)
-        return Scene(np.full((1, 3), index, np.float32), np.zeros((1, 3), np.float32),
-                     name=self.scene_names[index])  # fmt: skip
+        n = self.points
+        xyz = np.column_stack([np.arange(n), np.full(n, index), np.zeros(n)]).astype(np.float32)
+        return Scene(xyz, np.zeros((n, 3), np.float32), semantic=np.arange(n) % 40 + 1,
+                     instance=np.arange(n), name=self.scene_names[index])  # fmt: skip
 
 
 def test_indexing_rules():
@@ -70,3 +73,23 @@ def test_a_reader_without_class_table_says_so():
 
     with pytest.raises(NotImplementedError, match="Nameless names no class table"):
         _ = Nameless().class_table
+
+
+def test_thinned_keeps_a_seeded_fraction_of_each_scene():
+    """4,000 points at fraction 0.25: about 1,000 kept (3 sigma = 82), labels travel with their
+    points, the same subset on every read, another for another seed; nothing read up front."""
+    reader = CountingReader(points=4000)
+    thin = reader.thinned(0.25, seed=3)
+    assert reader.reads == [] and thin.scene_names == reader.scene_names
+    assert thin.class_table.name == "scannet20"
+    first, again = thin[1], thin[1]
+    assert abs(first.num_points - 1000) < 82
+    np.testing.assert_array_equal(first.xyz, again.xyz)
+    kept = first.instance  # the original index of every kept point
+    np.testing.assert_array_equal(first.xyz[:, 0], kept)
+    np.testing.assert_array_equal(first.semantic, kept % 40 + 1)
+    assert not np.array_equal(reader.thinned(0.25, seed=4)[1].instance, kept)
+    assert reader.thinned(1.0)[0].num_points == 4000
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="kept fraction"):
+            reader.thinned(bad)
