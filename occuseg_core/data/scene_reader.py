@@ -83,35 +83,36 @@ class SceneReader(Sequence):
         return f"{type(self).__name__}({str(root)!r}, {split!r}, {len(self)} scenes)"
 
 
-class _Head(SceneReader):
-    """The first scenes of another reader (see `SceneReader.head`)."""
+class _View(SceneReader):
+    """Scenes derived from another reader's: same root, split and class table."""
 
-    def __init__(self, reader: SceneReader, count: int) -> None:
+    def __init__(self, reader: SceneReader, scene_names: tuple[str, ...]) -> None:
         self.reader = reader
         self.root = getattr(reader, "root", None)
         self.split = getattr(reader, "split", None)
-        self.scene_names = tuple(reader.scene_names[:count])
+        self.scene_names = scene_names
 
     @property
     def class_table(self) -> ClassTable:
         return self.reader.class_table
+
+
+class _Head(_View):
+    """The first scenes of another reader (see `SceneReader.head`)."""
+
+    def __init__(self, reader: SceneReader, count: int) -> None:
+        super().__init__(reader, tuple(reader.scene_names[:count]))
 
     def _read(self, index: int) -> Scene:
         return self.reader[index]
 
 
-class _Thinned(SceneReader):
+class _Thinned(_View):
     """Another reader's scenes at a lower point density (see `SceneReader.thinned`)."""
 
     def __init__(self, reader: SceneReader, fraction: float, seed: int) -> None:
-        self.reader, self.fraction, self.seed = reader, fraction, seed
-        self.root = getattr(reader, "root", None)
-        self.split = getattr(reader, "split", None)
-        self.scene_names = tuple(reader.scene_names)
-
-    @property
-    def class_table(self) -> ClassTable:
-        return self.reader.class_table
+        super().__init__(reader, tuple(reader.scene_names))
+        self.fraction, self.seed = fraction, seed
 
     def _read(self, index: int) -> Scene:
         from occuseg_core.data.transforms import keep_random_points
