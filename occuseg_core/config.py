@@ -32,10 +32,13 @@ class UNetConfig:
 
 @dataclass(frozen=True)
 class HeadsConfig:
-    """Heads: feature embedding dimension E and the occupancy head's initial log count."""
+    """Heads: feature embedding dimension E, the occupancy head's initial log count, and whether
+    the occupancy head sees the local scan density (`occuseg_core.nn.heads`; for models trained
+    on scenes of varying density with `norm: scene`, which otherwise hides it)."""
 
     embedding_dim: int = 16
     initial_log_occupancy: float = 6.0
+    occupancy_density: bool = False
 
 
 NORMS = ("batch", "scene")

@@ -12,6 +12,7 @@ from torch import nn
 from occuseg_core.classes import class_table
 from occuseg_core.config import ModelConfig
 from occuseg_core.data.collate import VoxelBatch
+from occuseg_core.nn.density import scene_log_density
 from occuseg_core.nn.heads import OccuSegHeads
 from occuseg_core.nn.outputs import HeadOutputs
 from occuseg_core.nn.unet import SparseUNet
@@ -44,6 +45,7 @@ class OccuSegNet(nn.Module):
             embedding_dim=config.heads.embedding_dim,
             initial_log_occupancy=config.heads.initial_log_occupancy,
             norm=config.norm,
+            occupancy_density=config.heads.occupancy_density,
         )
         return cls(backbone=backbone, heads=heads)
 
@@ -53,4 +55,7 @@ class OccuSegNet(nn.Module):
         min_extent = 2 ** (len(self.backbone.widths) - 1)
         shape = [max(int(s), min_extent) for s in batch.spatial_shape]
         x = spconv.SparseConvTensor(batch.features, batch.coords, shape, batch.batch_size)
-        return self.heads(self.backbone(x).features)
+        log_density = None
+        if self.heads.occupancy_density:
+            log_density = scene_log_density(batch.coords)
+        return self.heads(self.backbone(x).features, log_density)

@@ -6,6 +6,11 @@ Each head is a small per-voxel MLP (the paper's "fully connected layer"):
 - spatial embedding d_i (3-d offset from the voxel to its instance centre, metres),
 - covariance b_i = (sigma_s, sigma_d), kept positive with softplus plus a floor,
 - occupancy o_i, the log of the voxel count of the voxel's instance.
+
+With `occupancy_density`, o_i also gets `density_gain` times the scene's mean log count of
+occupied 3x3x3 neighbours (`occuseg_core.nn.density`): the scan density that per-scene
+normalisation hides from the features and that an instance's voxel count depends on. The gain starts at 0 (the
+head starts as the paper's) and is learnt.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class OccuSegHeads(nn.Module):
             training does not start by regressing from 0 to ~7.
         initial_sigma: initial (sigma_s, sigma_d) after the softplus.
         norm: "batch" or "scene" (see `occuseg_core.nn.norm`).
+        occupancy_density: o_i gets a learnt multiple of the log local density, passed to
+            `forward` as `log_density`.
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class OccuSegHeads(nn.Module):
         initial_log_occupancy: float = 6.0,
         initial_sigma: tuple[float, float] = (1.0, 0.5),
         norm: str = "batch",
+        occupancy_density: bool = False,
     ) -> None:
         super().__init__()
         if num_classes < 1 or embedding_dim < 1:
@@ -69,18 +77,43 @@ class OccuSegHeads(nn.Module):
         self.spatial_embedding = _mlp(in_channels, 3, norm)
         self.covariance = _mlp(in_channels, 2, norm)
         self.occupancy = _mlp(in_channels, 1, norm)
+        self.occupancy_density = occupancy_density
+        if occupancy_density:
+            self.density_gain = nn.Parameter(torch.zeros(()))
         with torch.no_grad():
             self.occupancy[-1].bias.fill_(initial_log_occupancy)
             for i, sigma in enumerate(initial_sigma):
                 self.covariance[-1].bias[i] = _inverse_softplus(sigma - SIGMA_FLOOR)
             self.spatial_embedding[-1].bias.zero_()
 
-    def forward(self, features: torch.Tensor) -> HeadOutputs:
-        """Args: features (V, in_channels). Returns: HeadOutputs with V rows."""
+    def forward(
+        self, features: torch.Tensor, log_density: torch.Tensor | None = None
+    ) -> HeadOutputs:
+        """Per-voxel outputs.
+
+        Args:
+            features: (V, in_channels).
+            log_density: (V,) log local density (`occuseg_core.nn.density.scene_log_density`);
+                required exactly when the heads were built with `occupancy_density`.
+
+        Returns:
+            HeadOutputs with V rows.
+        """
+        log_occupancy = self.occupancy(features).squeeze(1)
+        if self.occupancy_density:
+            if log_density is None or log_density.shape != log_occupancy.shape:
+                raise ValueError(
+                    "these heads use the local density: pass log_density of shape"
+                    f" ({features.shape[0]},); got"
+                    f" {None if log_density is None else tuple(log_density.shape)}"
+                )
+            log_occupancy = log_occupancy + self.density_gain * log_density
+        elif log_density is not None:
+            raise ValueError("log_density given to heads built without occupancy_density")
         return HeadOutputs(
             semantic_logits=self.semantic(features),
             feature_embedding=self.feature_embedding(features),
             spatial_embedding=self.spatial_embedding(features),
             sigma=F.softplus(self.covariance(features)) + SIGMA_FLOOR,
-            log_occupancy=self.occupancy(features).squeeze(1),
+            log_occupancy=log_occupancy,
         )

@@ -21,6 +21,9 @@ def test_small_and_paper_sizes():
     assert paper.train.lr == 1e-3  # the paper's Adam learning rate
     assert small.train.lr == 5e-3  # documented deviation for the 30-minute CPU budget
     assert small.data.voxel_size_m == paper.data.voxel_size_m == 0.02
+    # density-robust recipe: point dropout needs per-scene norm and the density-aware occupancy
+    assert small.data.augment.point_keep_range == (0.4, 1.0) and small.model.norm == "scene"
+    assert small.model.heads.occupancy_density and not paper.model.heads.occupancy_density
 
 
 @pytest.mark.parametrize(

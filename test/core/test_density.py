@@ -1,0 +1,167 @@
+"""Local density (occupied 3x3x3 neighbours) and the occupancy head that uses it."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from occuseg_core.config import HeadsConfig, ModelConfig, UNetConfig
+from occuseg_core.data.collate import collate
+from occuseg_core.data.voxelize import voxelize
+from occuseg_core.model import OccuSegNet
+from occuseg_core.nn.density import occupied_neighbour_counts, scene_log_density
+from occuseg_core.nn.heads import OccuSegHeads
+from occuseg_core.types import Scene
+
+
+def _reference_counts(coords: np.ndarray) -> np.ndarray:
+    occupied = {tuple(row) for row in coords.tolist()}
+    counts = []
+    for s, x, y, z in coords.tolist():
+        counts.append(
+            sum(
+                (s, x + dx, y + dy, z + dz) in occupied
+                for dx, dy, dz in itertools.product((-1, 0, 1), repeat=3)
+            )
+        )
+    return np.array(counts, dtype=np.float32)
+
+
+def test_hand_counted_neighbourhoods():
+    coords = torch.tensor(
+        [
+            [0, 0, 0, 0],  # touches (1,0,0) and (1,1,1): 3 with itself
+            [0, 1, 0, 0],
+            [0, 1, 1, 1],
+            [0, 3, 0, 0],  # two cells from (1,0,0): alone
+            [1, 0, 0, 1],  # scene 1: the scene-0 voxels next to it do not count
+            [1, 2, 2, 2],  # alone in scene 1
+        ],
+        dtype=torch.int32,
+    )
+    assert occupied_neighbour_counts(coords).tolist() == [3, 3, 3, 1, 1, 1]
+
+
+def test_full_block_has_27_in_the_middle_and_8_at_corners():
+    cube = torch.tensor(list(itertools.product(range(3), repeat=3)))
+    coords = torch.cat([torch.zeros(27, 1, dtype=torch.int64), cube], 1)
+    counts = occupied_neighbour_counts(coords)
+    assert counts[13] == 27  # (1, 1, 1)
+    assert counts[0] == 8 and counts[26] == 8  # corners
+    assert counts.dtype == torch.float32
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_a_set_lookup_reference(seed):
+    rng = np.random.default_rng(seed)
+    xyz = rng.integers(0, 12, (900, 3))
+    scene = rng.integers(0, 3, (900, 1))
+    coords = np.unique(np.concatenate([scene, xyz], 1), axis=0)
+    coords = coords[rng.permutation(len(coords))]  # order must not matter
+    got = occupied_neighbour_counts(torch.from_numpy(coords).int()).numpy()
+    np.testing.assert_array_equal(got, _reference_counts(coords))
+
+
+def test_large_coordinates_do_not_alias():
+    """Cells far apart in x must not meet through the packed key's carry."""
+    big = (1 << 19) - 2
+    coords = torch.tensor([[0, big, 0, 0], [0, 0, 1, 0], [0, big, 1, 0], [0, 0, 0, big]])
+    assert occupied_neighbour_counts(coords).tolist() == [2, 1, 2, 1]
+
+
+def test_empty_and_invalid_inputs():
+    assert occupied_neighbour_counts(torch.zeros(0, 4, dtype=torch.int32)).shape == (0,)
+    with pytest.raises(ValueError, match="V, 4"):
+        occupied_neighbour_counts(torch.zeros(5, 3, dtype=torch.int32))
+    with pytest.raises(ValueError, match="integers"):
+        occupied_neighbour_counts(torch.zeros(5, 4))
+    with pytest.raises(ValueError, match="must lie in"):
+        occupied_neighbour_counts(torch.tensor([[0, -1, 0, 0]]))
+    with pytest.raises(ValueError, match="must lie in"):
+        occupied_neighbour_counts(torch.tensor([[0, 1 << 19, 0, 0]]))
+    with pytest.raises(ValueError, match="64 scenes"):
+        occupied_neighbour_counts(torch.tensor([[64, 0, 0, 0]]))
+
+
+def _heads(occupancy_density):
+    torch.manual_seed(0)
+    return OccuSegHeads(
+        in_channels=8, num_classes=4, embedding_dim=3, occupancy_density=occupancy_density
+    ).eval()
+
+
+def test_density_term_adds_gain_times_log_density():
+    features = torch.randn(50, 8)
+    log_density = torch.log(torch.randint(1, 28, (50,)).float())
+    plain, dense = _heads(False), _heads(True)
+    dense.load_state_dict({**plain.state_dict(), "density_gain": torch.tensor(0.0)})
+    with torch.no_grad():
+        base = plain(features).log_occupancy
+        # starts at gain 0: the paper's head
+        torch.testing.assert_close(dense(features, log_density).log_occupancy, base)
+        dense.density_gain.fill_(0.75)
+        got = dense(features, log_density)
+    torch.testing.assert_close(got.log_occupancy, base + 0.75 * log_density)
+    # the other heads do not see the density
+    torch.testing.assert_close(got.semantic_logits, plain(features).semantic_logits)
+
+
+def test_density_argument_is_checked():
+    features = torch.randn(5, 8)
+    with pytest.raises(ValueError, match="pass log_density"):
+        _heads(True)(features)
+    with pytest.raises(ValueError, match="pass log_density"):
+        _heads(True)(features, torch.zeros(4))
+    with pytest.raises(ValueError, match="without occupancy_density"):
+        _heads(False)(features, torch.zeros(5))
+
+
+def test_model_feeds_the_counts_and_learns_the_gain(rng):
+    config = ModelConfig(
+        unet=UNetConfig(widths=(8, 16), blocks_per_level=1),
+        heads=HeadsConfig(occupancy_density=True),
+        norm="scene",
+    )
+    torch.manual_seed(0)
+    model = OccuSegNet.from_config(config)
+    xyz = rng.uniform(0, 0.5, (600, 3)).astype(np.float32)
+    sparse = xyz[:150] + 1.0  # a second, sparser scene
+    batch = collate(
+        [voxelize(Scene(xyz, rng.random((600, 3))), 0.05), voxelize(Scene(sparse, sparse - 1.0), 0.05)]
+    )
+    log_counts = np.log(_reference_counts(batch.coords.numpy()))
+    scene = batch.coords[:, 0].numpy()
+    expected = torch.from_numpy(
+        np.array([log_counts[scene == s].mean() for s in scene], dtype=np.float32)
+    )
+    assert expected[scene == 0][0] > expected[scene == 1][0]
+    with torch.no_grad():
+        model.heads.density_gain.fill_(1.0)
+        with_gain = model.eval()(batch).log_occupancy
+        model.heads.density_gain.fill_(0.0)
+        without = model(batch).log_occupancy
+    torch.testing.assert_close(with_gain - without, expected)
+    model.train()
+    model(batch).log_occupancy.sum().backward()
+    assert model.heads.density_gain.grad is not None
+    torch.testing.assert_close(model.heads.density_gain.grad, expected.sum())
+
+
+def test_scene_log_density_is_the_mean_log_count_of_each_scene():
+    coords = torch.tensor(
+        [[0, 0, 0, 0], [0, 1, 0, 0], [0, 5, 5, 5], [1, 0, 0, 0], [1, 0, 0, 1], [1, 0, 1, 1]]
+    )
+    # scene 0 counts 2, 2, 1; scene 1 counts 3, 3, 3 (all three touch)
+    first, second = (2 * np.log(2) + 0) / 3, np.log(3)
+    np.testing.assert_allclose(
+        scene_log_density(coords).numpy(), [first] * 3 + [second] * 3, rtol=1e-6
+    )
+    assert scene_log_density(torch.zeros(0, 4, dtype=torch.int32)).shape == (0,)
+
+
+def test_default_model_has_no_density_parameter():
+    """Checkpoints written before the option load unchanged (no new state-dict key)."""
+    model = OccuSegNet.from_config(ModelConfig(unet=UNetConfig(widths=(8, 16))))
+    assert "heads.density_gain" not in model.state_dict()
+    assert not HeadsConfig().occupancy_density
