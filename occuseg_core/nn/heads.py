@@ -9,8 +9,8 @@ Each head is a small per-voxel MLP (the paper's "fully connected layer"):
 
 With `occupancy_density`, o_i also gets `density_gain` times the scene's mean log count of
 occupied 3x3x3 neighbours (`occuseg_core.nn.density`): the scan density that per-scene
-normalisation hides from the features and that an instance's voxel count depends on. The gain starts at 0 (the
-head starts as the paper's) and is learnt.
+normalisation hides from the features and that an instance's voxel count depends on. The gain
+starts at 0 (the head starts as the paper's) and is learnt.
 """
 
 from __future__ import annotations

@@ -128,7 +128,10 @@ def test_model_feeds_the_counts_and_learns_the_gain(rng):
     xyz = rng.uniform(0, 0.5, (600, 3)).astype(np.float32)
     sparse = xyz[:150] + 1.0  # a second, sparser scene
     batch = collate(
-        [voxelize(Scene(xyz, rng.random((600, 3))), 0.05), voxelize(Scene(sparse, sparse - 1.0), 0.05)]
+        [
+            voxelize(Scene(xyz, rng.random((600, 3))), 0.05),
+            voxelize(Scene(sparse, sparse - 1.0), 0.05),
+        ]
     )
     log_counts = np.log(_reference_counts(batch.coords.numpy()))
     scene = batch.coords[:, 0].numpy()
