@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import torch
 
-_NEIGHBOUR_OFFSETS = torch.tensor(
-    [(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)],
-    dtype=torch.int64,
-)
 _KEY_BITS = 19
 """Bits per coordinate in the packed int64 key: grids up to 2^19 - 2 cells per axis (10 km at
 2 cm) and up to 2^(63 - 57) = 64 scenes in one batch."""
 _MAX_SCENES = 1 << (63 - 3 * _KEY_BITS)
+_NEIGHBOUR_KEY_OFFSETS = tuple(
+    (dx << (2 * _KEY_BITS)) + (dy << _KEY_BITS) + dz
+    for dx in (-1, 0, 1)
+    for dy in (-1, 0, 1)
+    for dz in (-1, 0, 1)
+)
+"""What each of the 27 offsets adds to a packed key (packing is linear, see below)."""
 
 
 def occupied_neighbour_counts(coords: torch.Tensor) -> torch.Tensor:
@@ -64,8 +67,8 @@ def occupied_neighbour_counts(coords: torch.Tensor) -> torch.Tensor:
     sorted_keys, order = torch.sort(keys)
     last = sorted_keys.numel() - 1
     counts_sorted = torch.zeros_like(sorted_keys)
-    for dx, dy, dz in _NEIGHBOUR_OFFSETS.tolist():
-        query = sorted_keys + ((dx << (2 * _KEY_BITS)) + (dy << _KEY_BITS) + dz)
+    for key_offset in _NEIGHBOUR_KEY_OFFSETS:
+        query = sorted_keys + key_offset
         position = torch.searchsorted(sorted_keys, query).clamp_(max=last)
         counts_sorted += sorted_keys[position] == query
     counts = torch.empty_like(counts_sorted)
