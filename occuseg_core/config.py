@@ -33,7 +33,7 @@ class UNetConfig:
 @dataclass(frozen=True)
 class HeadsConfig:
     """Heads: feature embedding dimension E, the occupancy head's initial log count, and whether
-    the occupancy head sees the local scan density (`occuseg_core.nn.heads`; for models trained
+    the occupancy head sees the scan's density (`occuseg_core.nn.heads`; for models trained
     on scenes of varying density with `norm: scene`, which otherwise hides it)."""
 
     embedding_dim: int = 16

@@ -52,7 +52,7 @@ class OccuSegHeads(nn.Module):
             training does not start by regressing from 0 to ~7.
         initial_sigma: initial (sigma_s, sigma_d) after the softplus.
         norm: "batch" or "scene" (see `occuseg_core.nn.norm`).
-        occupancy_density: o_i gets a learnt multiple of the log local density, passed to
+        occupancy_density: o_i gets a learnt multiple of the scan's log density, passed to
             `forward` as `log_density`.
     """
 
@@ -93,7 +93,7 @@ class OccuSegHeads(nn.Module):
 
         Args:
             features: (V, in_channels).
-            log_density: (V,) log local density (`occuseg_core.nn.density.scene_log_density`);
+            log_density: (V,) the scan's log density (`occuseg_core.nn.density.scene_log_density`);
                 required exactly when the heads were built with `occupancy_density`.
 
         Returns:
