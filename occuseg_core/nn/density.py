@@ -19,23 +19,24 @@ sizes came out at 0.81, 0.96 and 1.13 times the true ones).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-_KEY_BITS = 19
-"""Bits per coordinate in the packed int64 key: grids up to 2^19 - 2 cells per axis (10 km at
-2 cm) and up to 2^(63 - 57) = 64 scenes in one batch."""
-_MAX_SCENES = 1 << (63 - 3 * _KEY_BITS)
-_NEIGHBOUR_KEY_OFFSETS = tuple(
-    (dx << (2 * _KEY_BITS)) + (dy << _KEY_BITS) + dz
-    for dx in (-1, 0, 1)
-    for dy in (-1, 0, 1)
-    for dz in (-1, 0, 1)
-)
-"""What each of the 27 offsets adds to a packed key (packing is linear, see below)."""
+from occuseg_core.supervoxel.neighbors import voxel_neighbor_edges
+
+MAX_COORDINATE = (1 << 19) - 2
+"""Largest voxel coordinate accepted (10 km at 2 cm)."""
+MAX_SCENES = 64
+"""Most scenes in one batch; with MAX_COORDINATE, keeps the scenes' side-by-side grid within
+the int64 keys of the neighbour search."""
 
 
 def occupied_neighbour_counts(coords: torch.Tensor) -> torch.Tensor:
     """Occupied voxels in each voxel's 3x3x3 neighbourhood, itself included (1..27).
+
+    Counts the edges of the 26-neighbourhood graph (`voxel_neighbor_edges`, the search the
+    supervoxels use), with the batch's scenes laid side by side along x, two cells apart so
+    that they never touch.
 
     Args:
         coords: (V, 4) integer [scene, x, y, z], x/y/z >= 0, each row unique; voxels of
@@ -54,33 +55,18 @@ def occupied_neighbour_counts(coords: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"coords must be integers; got {coords.dtype}")
     if coords.shape[0] == 0:
         return torch.zeros(0, dtype=torch.float32, device=coords.device)
-    c = coords.to(torch.int64)
-    limit = (1 << _KEY_BITS) - 2
-    if int(c.min()) < 0 or int(c[:, 1:].max()) > limit:
-        raise ValueError(f"voxel coordinates must lie in [0, {limit}]; scene indices >= 0")
-    if int(c[:, 0].max()) >= _MAX_SCENES:
-        raise ValueError(f"at most {_MAX_SCENES} scenes per batch; got index {int(c[:, 0].max())}")
-    # shift by one so that the -1 offsets of cell 0 stay non-negative; packing is then linear,
-    # so a neighbour's key is the voxel's key plus the offset's key, and the queries of one
-    # offset are as sorted as the keys (which keeps the binary searches cache-friendly)
-    keys = _pack(c[:, 0], c[:, 1:] + 1)
-    sorted_keys, order = torch.sort(keys)
-    last = sorted_keys.numel() - 1
-    counts_sorted = torch.zeros_like(sorted_keys)
-    for key_offset in _NEIGHBOUR_KEY_OFFSETS:
-        query = sorted_keys + key_offset
-        position = torch.searchsorted(sorted_keys, query).clamp_(max=last)
-        counts_sorted += sorted_keys[position] == query
-    counts = torch.empty_like(counts_sorted)
-    counts[order] = counts_sorted
-    return counts.to(torch.float32)
-
-
-def _pack(scene: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
-    key = scene
-    for axis in range(3):
-        key = (key << _KEY_BITS) | xyz[:, axis]
-    return key
+    c = coords.detach().cpu().numpy().astype(np.int64)
+    if c.min() < 0 or c[:, 1:].max() > MAX_COORDINATE:
+        raise ValueError(
+            f"voxel coordinates must lie in [0, {MAX_COORDINATE}]; scene indices >= 0"
+        )
+    if c[:, 0].max() >= MAX_SCENES:
+        raise ValueError(f"at most {MAX_SCENES} scenes per batch; got index {c[:, 0].max()}")
+    side_by_side = c[:, 1:].copy()
+    side_by_side[:, 0] += c[:, 0] * (c[:, 1].max() + 2)
+    edges = voxel_neighbor_edges(side_by_side)
+    counts = 1 + np.bincount(edges.ravel(), minlength=c.shape[0])
+    return torch.from_numpy(counts.astype(np.float32)).to(coords.device)
 
 
 def scene_log_density(coords: torch.Tensor) -> torch.Tensor:
