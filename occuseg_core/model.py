@@ -18,6 +18,20 @@ from occuseg_core.nn.outputs import HeadOutputs
 from occuseg_core.nn.unet import SparseUNet
 
 
+def padded_spatial_shape(spatial_shape, num_levels: int) -> list[int]:
+    """The grid extent to give spconv: `spatial_shape` rounded up to a multiple of 2^(levels-1).
+
+    A stride-2, kernel-2 convolution maps cell c to c // 2 but gives an odd extent n only
+    n // 2 output cells, so without the padding a voxel at an even last coordinate (n - 1) had
+    no cell one level down, and deeper levels cut off more (an extent of 501 kept the coarsest
+    cells of coordinates below 480 only): those voxels, up to 40 cm along a room's far walls,
+    got no coarse context on the way back up. With the padding every level has exactly the
+    cells c >> level of the voxels.
+    """
+    step = 2 ** (num_levels - 1)
+    return [max(-(-int(extent) // step), 1) * step for extent in spatial_shape]
+
+
 class OccuSegNet(nn.Module):
     """Backbone + heads.
 
@@ -51,9 +65,7 @@ class OccuSegNet(nn.Module):
 
     def forward(self, batch: VoxelBatch) -> HeadOutputs:
         """Per-voxel predictions, rows in the order of `batch.coords`."""
-        # each stride-2 level halves the grid extent; keep >= 1 cell at the coarsest level
-        min_extent = 2 ** (len(self.backbone.widths) - 1)
-        shape = [max(int(s), min_extent) for s in batch.spatial_shape]
+        shape = padded_spatial_shape(batch.spatial_shape, len(self.backbone.widths))
         x = spconv.SparseConvTensor(batch.features, batch.coords, shape, batch.batch_size)
         log_density = None
         if self.heads.occupancy_density:

@@ -77,3 +77,32 @@ def test_tiny_inputs_pass_through_every_level(num_points, rng):
     with torch.no_grad():
         out = model(collate([voxelize(scene, 0.02)]))
     assert out.log_occupancy.shape == (1,) and torch.isfinite(out.log_occupancy).all()
+
+
+@pytest.mark.parametrize("extent", [5, 31, 32, 33, 501])
+def test_every_voxel_reaches_the_coarsest_level(extent, rng):
+    """Voxels at the grid's far faces keep a cell at every level (coarse context on the way up).
+
+    The coarsest level must hold exactly the cells coord >> (levels - 1) of the voxels; an
+    extent that is not a multiple of 2^(levels - 1) used to drop the far faces' cells.
+    """
+    config = ModelConfig(unet=UNetConfig(widths=(4, 4, 4, 4, 4, 4), blocks_per_level=1))
+    model = OccuSegNet.from_config(config).eval()
+    corners = np.array([[extent - 1] * 3, [0, 0, 0], [extent - 1, 0, extent // 2]])
+    coords = np.concatenate([corners, rng.integers(0, extent, (60, 3))])
+    coords = np.unique(coords, axis=0)
+    batch = type(collate([voxelize(_scene(rng), 0.05)]))(
+        coords=torch.from_numpy(np.c_[np.zeros(len(coords)), coords].astype(np.int32)),
+        features=torch.rand(len(coords), 3), positions_m=torch.rand(len(coords), 3),
+        voxel_scene=torch.zeros(len(coords), dtype=torch.int64),
+        spatial_shape=(extent, extent, extent), batch_size=1,
+    )  # fmt: skip
+    seen = {}
+    model.backbone.downs[-1].register_forward_hook(
+        lambda module, inputs, output: seen.update(indices=output.indices)
+    )
+    with torch.no_grad():
+        model(batch)
+    coarse = {tuple(row) for row in seen["indices"][:, 1:].tolist()}
+    expected = {tuple(row) for row in (coords >> 5).tolist()}
+    assert coarse == expected
