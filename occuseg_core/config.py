@@ -8,6 +8,7 @@ argument is a path to a YAML file. Unknown keys, wrong types and out-of-range va
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -34,11 +35,13 @@ class UNetConfig:
 class HeadsConfig:
     """Heads: feature embedding dimension E, the occupancy head's initial log count, and whether
     the occupancy head sees the scan's density (`occuseg_core.nn.heads`; for models trained
-    on scenes of varying density with `norm: scene`, which otherwise hides it)."""
+    on scenes of varying density with `norm: scene`, which otherwise hides it), centred on
+    `occupancy_density_reference` (a typical training scan's log density)."""
 
     embedding_dim: int = 16
     initial_log_occupancy: float = 6.0
     occupancy_density: bool = False
+    occupancy_density_reference: float = 0.0
 
 
 NORMS = ("batch", "scene")
@@ -231,6 +234,8 @@ def validate_config(config: OccuSegConfig) -> OccuSegConfig:
     lo, hi = config.data.augment.scale_range
     if not 0 < lo <= hi:
         problems.append("data.augment.scale_range must satisfy 0 < low <= high")
+    if not math.isfinite(config.model.heads.occupancy_density_reference):
+        problems.append("model.heads.occupancy_density_reference must be finite")
     if config.model.norm not in NORMS:
         problems.append(f"model.norm must be one of {list(NORMS)}")
     lo, hi = config.data.augment.point_keep_range

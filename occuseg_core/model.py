@@ -60,6 +60,7 @@ class OccuSegNet(nn.Module):
             initial_log_occupancy=config.heads.initial_log_occupancy,
             norm=config.norm,
             occupancy_density=config.heads.occupancy_density,
+            density_reference=config.heads.occupancy_density_reference,
         )
         return cls(backbone=backbone, heads=heads)
 

@@ -8,9 +8,12 @@ Each head is a small per-voxel MLP (the paper's "fully connected layer"):
 - occupancy o_i, the log of the voxel count of the voxel's instance.
 
 With `occupancy_density`, o_i also gets `density_gain` times the scene's mean log count of
-occupied 3x3x3 neighbours (`occuseg_core.nn.density`): the scan density that per-scene
-normalisation hides from the features and that an instance's voxel count depends on. The gain
-starts at 0 (the head starts as the paper's) and is learnt.
+occupied 3x3x3 neighbours (`occuseg_core.nn.density`) less a reference log density: the scan
+density that per-scene normalisation hides from the features and that an instance's voxel
+count depends on. The gain starts at 0 (the head starts as the paper's) and is learnt. The
+reference centres the term on a typical training scan, so that the gain moves only what
+differs between sparse and dense scans and the head's bias keeps the common level (without it
+both are learnt along nearly the same direction and the gain stays small).
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ class OccuSegHeads(nn.Module):
         initial_sigma: initial (sigma_s, sigma_d) after the softplus.
         norm: "batch" or "scene" (see `occuseg_core.nn.norm`).
         occupancy_density: o_i gets a learnt multiple of the scan's log density, passed to
-            `forward` as `log_density`.
+            `forward` as `log_density`, less `density_reference`.
+        density_reference: the log density at which the density term is 0.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class OccuSegHeads(nn.Module):
         initial_sigma: tuple[float, float] = (1.0, 0.5),
         norm: str = "batch",
         occupancy_density: bool = False,
+        density_reference: float = 0.0,
     ) -> None:
         super().__init__()
         if num_classes < 1 or embedding_dim < 1:
@@ -78,6 +83,7 @@ class OccuSegHeads(nn.Module):
         self.covariance = _mlp(in_channels, 2, norm)
         self.occupancy = _mlp(in_channels, 1, norm)
         self.occupancy_density = occupancy_density
+        self.density_reference = float(density_reference)
         if occupancy_density:
             self.density_gain = nn.Parameter(torch.zeros(()))
         with torch.no_grad():
@@ -107,7 +113,9 @@ class OccuSegHeads(nn.Module):
                     f" ({features.shape[0]},); got"
                     f" {None if log_density is None else tuple(log_density.shape)}"
                 )
-            log_occupancy = log_occupancy + self.density_gain * log_density
+            log_occupancy = log_occupancy + self.density_gain * (
+                log_density - self.density_reference
+            )
         elif log_density is not None:
             raise ValueError("log_density given to heads built without occupancy_density")
         return HeadOutputs(

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from occuseg_core.config import HeadsConfig, ModelConfig, UNetConfig
+from occuseg_core.config import HeadsConfig, ModelConfig, UNetConfig, config_from_dict, load_config
 from occuseg_core.data.collate import collate
 from occuseg_core.data.voxelize import voxelize
+from occuseg_core.errors import OccusegError
 from occuseg_core.model import OccuSegNet
 from occuseg_core.nn.density import occupied_neighbour_counts, scene_log_density
 from occuseg_core.nn.heads import OccuSegHeads
@@ -105,6 +106,36 @@ def test_density_term_adds_gain_times_log_density():
     torch.testing.assert_close(got.log_occupancy, base + 0.75 * log_density)
     # the other heads do not see the density
     torch.testing.assert_close(got.semantic_logits, plain(features).semantic_logits)
+
+
+def test_density_term_is_centred_on_the_reference():
+    """gain * (log_density - reference): 0 at the reference, the gain's slope either side."""
+    features = torch.randn(40, 8)
+    log_density = torch.linspace(0.5, 2.0, 40)
+    plain = _heads(False)
+    torch.manual_seed(0)
+    centred = OccuSegHeads(
+        in_channels=8, num_classes=4, embedding_dim=3, occupancy_density=True,
+        density_reference=1.25,
+    ).eval()  # fmt: skip
+    centred.load_state_dict({**plain.state_dict(), "density_gain": torch.tensor(2.0)})
+    with torch.no_grad():
+        base = plain(features).log_occupancy
+        got = centred(features, log_density).log_occupancy
+    torch.testing.assert_close(got, base + 2.0 * (log_density - 1.25))
+    at_reference = torch.full((40,), 1.25)
+    with torch.no_grad():
+        torch.testing.assert_close(centred(features, at_reference).log_occupancy, base)
+
+
+def test_model_config_passes_the_reference_and_rejects_a_non_finite_one():
+    heads = HeadsConfig(occupancy_density=True, occupancy_density_reference=1.1)
+    config = ModelConfig(unet=UNetConfig(widths=(8, 16)), heads=heads, norm="scene")
+    assert OccuSegNet.from_config(config).heads.density_reference == 1.1
+    values = load_config("small").to_dict()
+    values["model"]["heads"]["occupancy_density_reference"] = float("nan")
+    with pytest.raises(OccusegError, match="occupancy_density_reference must be finite"):
+        config_from_dict(values)
 
 
 def test_density_argument_is_checked():
