@@ -24,11 +24,18 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 @dataclass(frozen=True)
 class UNetConfig:
-    """Sparse U-Net: input width, widths per level (paper: m, 2m, ..., 6m), blocks per level."""
+    """Sparse U-Net: input width, widths per level (paper: m, 2m, ..., 6m), blocks per level.
+
+    `context_levels`: coarser levels (1..len(widths)-1) whose decoder features, projected to
+    `context_channels` and summed, are appended to every voxel's output features (a direct
+    path from coarse context to the heads; empty: the plain U-Net output).
+    """
 
     in_channels: int = 3
     widths: tuple[int, ...] = (16, 32, 48, 64, 80)
     blocks_per_level: int = 1
+    context_levels: tuple[int, ...] = ()
+    context_channels: int = 16
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,11 @@ def validate_config(config: OccuSegConfig) -> OccuSegConfig:
     lo, hi = config.data.augment.scale_range
     if not 0 < lo <= hi:
         problems.append("data.augment.scale_range must satisfy 0 < low <= high")
+    unet = config.model.unet
+    if any(not 1 <= level < len(unet.widths) for level in unet.context_levels):
+        problems.append(f"model.unet.context_levels must lie in 1..{len(unet.widths) - 1}")
+    if len(set(unet.context_levels)) != len(unet.context_levels) or unet.context_channels < 1:
+        problems.append("model.unet.context_levels must differ; context_channels must be >= 1")
     if not math.isfinite(config.model.heads.occupancy_density_reference):
         problems.append("model.heads.occupancy_density_reference must be finite")
     if config.model.norm not in NORMS:

@@ -52,6 +52,8 @@ class OccuSegNet(nn.Module):
             widths=config.unet.widths,
             blocks_per_level=config.unet.blocks_per_level,
             norm=config.norm,
+            context_levels=config.unet.context_levels,
+            context_channels=config.unet.context_channels,
         )
         heads = OccuSegHeads(
             in_channels=backbone.out_channels,

@@ -106,3 +106,53 @@ def test_every_voxel_reaches_the_coarsest_level(extent, rng):
     coarse = {tuple(row) for row in seen["indices"][:, 1:].tolist()}
     expected = {tuple(row) for row in (coords >> 5).tolist()}
     assert coarse == expected
+
+
+def test_cell_rows_finds_each_voxels_coarse_cell(rng):
+    """Against a dict lookup: row of the cell (batch, coord >> level) in the coarse tensor."""
+    import spconv.pytorch as spconv
+
+    from occuseg_core.nn.unet import cell_rows
+
+    fine_idx = np.c_[rng.integers(0, 2, 300), rng.integers(0, 64, (300, 3))]
+    fine_idx = np.unique(fine_idx, axis=0)
+    cells = np.unique(np.c_[fine_idx[:, :1], fine_idx[:, 1:] >> 3], axis=0)
+    cells = cells[rng.permutation(len(cells))]
+    fine = spconv.SparseConvTensor(
+        torch.zeros(len(fine_idx), 1), torch.from_numpy(fine_idx).int(), [64] * 3, 2
+    )
+    coarse = spconv.SparseConvTensor(
+        torch.zeros(len(cells), 1), torch.from_numpy(cells).int(), [8] * 3, 2
+    )
+    row_of = {tuple(cell): row for row, cell in enumerate(cells.tolist())}
+    expected = [row_of[(b, x >> 3, y >> 3, z >> 3)] for b, x, y, z in fine_idx.tolist()]
+    assert cell_rows(fine, coarse, 3).tolist() == expected
+    missing = spconv.SparseConvTensor(
+        torch.zeros(len(cells) - 1, 1), torch.from_numpy(cells[1:]).int(), [8] * 3, 2
+    )
+    with pytest.raises(ValueError, match="no cell at level 3"):
+        cell_rows(fine, missing, 3)
+
+
+def test_context_levels_widen_the_output_and_keep_scenes_apart(rng):
+    config = ModelConfig(
+        unet=UNetConfig(widths=(8, 16, 24), context_levels=(1, 2), context_channels=5)
+    )
+    torch.manual_seed(0)
+    model = OccuSegNet.from_config(config).eval()
+    assert model.backbone.out_channels == 13
+    first, second = voxelize(_scene(rng), 0.05), voxelize(_scene(rng), 0.05)
+    with torch.no_grad():
+        alone = model(collate([first])).log_occupancy
+        together = model(collate([first, second]))
+    assert together.log_occupancy.shape == (first.num_voxels + second.num_voxels,)
+    torch.testing.assert_close(together.log_occupancy[: first.num_voxels], alone)
+    # the context path is used: changing a coarse projection changes the output
+    with torch.no_grad():
+        model.backbone.context["2"][0].weight.mul_(3.0)
+        changed = model(collate([first])).log_occupancy
+    assert not torch.allclose(changed, alone)
+    with pytest.raises(ValueError, match="context_levels must lie in 1..2"):
+        OccuSegNet.from_config(
+            ModelConfig(unet=UNetConfig(widths=(8, 16, 24), context_levels=(3,)))
+        )
