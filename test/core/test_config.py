@@ -24,6 +24,9 @@ def test_small_and_paper_sizes():
     # density-robust recipe: point dropout needs per-scene norm and the density-aware occupancy
     assert small.data.augment.point_keep_range == (0.4, 1.0) and small.model.norm == "scene"
     assert small.model.heads.occupancy_density and not paper.model.heads.occupancy_density
+    assert small.model.heads.occupancy_density_reference == 1.1
+    # coarse context for the CPU budget; the paper's network is the plain U-Net
+    assert small.model.unet.context_levels == (3, 5) and paper.model.unet.context_levels == ()
 
 
 @pytest.mark.parametrize(

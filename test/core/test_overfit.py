@@ -7,9 +7,12 @@ train mode (batch statistics), so the comparison is about the weights only.
 Every term drops except L_reg (eq. 7), which is in tension with L_dist (eq. 6) by design: L_dist
 pushes the instance means u_c at least 2 * delta_d = 3 apart, L_reg pulls them to the origin,
 and with equal weights their balance has larger ||u_c|| than a random initialisation gives
-(measured: L_reg 1.29 -> 1.20 after 10 steps, then up to 1.39 by step 60 while L_dist falls
-2.68 -> 0.76). L_reg only drops overall when the initial means happen to be larger than that
-balance. So it is checked to stay bounded, and L_dist (what it trades against) to drop.
+(measured with the `small` config of 2026-11-25: L_reg 1.22 -> 1.42 after 25 steps and 1.48
+after 60, while L_dist falls 2.19 -> 0.55 -> 0.43). L_reg only drops when the initial means
+happen to be larger than that balance. So the discriminative loss of eq. 4 as a whole (L_var +
+L_dist + L_reg) is checked to drop, and L_reg to stay below delta_d * sqrt(2), the bound on
+the distance from the origin of means that sit on a regular simplex centred there with edges
+2 * delta_d (a compact arrangement with L_dist = 0, for any number of instances).
 """
 
 import pytest
@@ -21,7 +24,7 @@ from occuseg_core.data.collate import collate
 from occuseg_core.data.synthetic import generate_scene
 from occuseg_core.data.voxelize import voxelize
 from occuseg_core.engine.validate import batch_targets
-from occuseg_core.losses import LOSS_NAMES, occuseg_losses
+from occuseg_core.losses import DELTA_D, LOSS_NAMES, occuseg_losses
 from occuseg_core.model import OccuSegNet
 
 
@@ -50,5 +53,7 @@ def test_small_model_overfits_one_scene_every_term_drops():
     for name in (*LOSS_NAMES, "loss"):
         if name != "loss_reg":
             assert after[name] < before[name], f"{name}: {before[name]:.4f} -> {after[name]:.4f}"
-    assert after["loss_reg"] < 1.1 * before["loss_reg"]
+    discriminative = ("loss_var", "loss_dist", "loss_reg")
+    assert sum(after[k] for k in discriminative) < sum(before[k] for k in discriminative)
+    assert after["loss_reg"] < DELTA_D * 2**0.5
     assert after["loss"] < 0.75 * before["loss"]
