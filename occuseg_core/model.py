@@ -25,8 +25,8 @@ def padded_spatial_shape(spatial_shape, num_levels: int) -> list[int]:
     n // 2 output cells, so without the padding a voxel at an even last coordinate (n - 1) had
     no cell one level down, and deeper levels cut off more (an extent of 501 kept the coarsest
     cells of coordinates below 480 only): those voxels, up to 64 cm along a room's far walls
-    with six levels, got no coarse context on the way back up. With the padding every level has exactly the
-    cells c >> level of the voxels.
+    with six levels, got no coarse context on the way back up. With the padding every level
+    has exactly the cells c >> level of the voxels.
     """
     step = 2 ** (num_levels - 1)
     return [max(-(-int(extent) // step), 1) * step for extent in spatial_shape]
