@@ -113,11 +113,12 @@ class SparseUNet(nn.Module):
             if level < len(self.downs):
                 skips.append(x)
                 x = self.downs[level](x)
-        coarse = {len(self.downs): x}
+        coarse = {level: x for level in self.context_levels if level == len(self.downs)}
         for level in reversed(range(len(self.downs))):
             x = self.ups[level](x)
             x = self.decoders[level](concat_features(skips[level], x))
-            coarse[level] = x
+            if level in self.context_levels:
+                coarse[level] = x
         if not self.context_levels:
             return x
         context = sum(
