@@ -38,6 +38,7 @@ def table6(rows: dict[str, dict[str, float]]) -> str:
         "no_feature": "w/o_feature",
         "no_spatial": "w/o_spatial",
         "no_occupancy": "w/o_occupancy",
+        "oracle_occupancy": "true occupancy (oracle)",
     }
     return markdown_table(
         ["", "mAP", "mAP@0.5", "mAP@0.25"],
@@ -85,12 +86,14 @@ def _load(args: argparse.Namespace):
 
 def run_dataset_evaluation(args: argparse.Namespace) -> int:
     """Runs the model over the split and prints (and optionally writes) every table."""
-    from occuseg_core.engine.evaluate import ABLATIONS, evaluate_split
+    from occuseg_core.engine.evaluate import ABLATIONS, ORACLE_OCCUPANCY, evaluate_split
     from occuseg_core.eval.occupancy import fraction_below, plot_occupancy_cdf
     from occuseg_core.eval.report import dumps, json_float, write_text_atomic
     from occuseg_core.eval.semantic import evaluate_semantic
 
-    ablations = list(ABLATIONS) if args.ablation == "all" else [args.ablation or "none"]
+    ablations = {"all": list(ABLATIONS), ORACLE_OCCUPANCY: ["none", ORACLE_OCCUPANCY]}.get(
+        args.ablation, [args.ablation or "none"]
+    )
     scenes, segmenter = _load(args)
     evaluation = evaluate_split(segmenter, scenes, ablations)
     results = {

@@ -3,7 +3,9 @@
 One pass per scene: voxelize, run the network once, build supervoxels once, then cluster once
 per requested ablation (Table 6), so the ablation rows share everything but the merging. The
 ablations are inference-time switches on the same network; the paper retrained its
-"w/o occupancy" variant without the occupancy head, which this does not do.
+"w/o occupancy" variant without the occupancy head, which this does not do. One diagnostic row
+that is not in the paper, `oracle_occupancy`, merges with the true instance sizes in place of
+the predicted occupancy: how much AP a perfect occupancy head would add to this network.
 
 Collected per scene: ScanNet-style predictions per ablation, the encoded ground truth, the
 per-point semantic labels (mIoU), the occupancy relative error R_c of every ground-truth
@@ -12,6 +14,7 @@ instance (eq. 11, Fig. 4) and the stage timings (Table 5).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,6 +37,12 @@ ABLATIONS: dict[str, MergeConfig] = {
     "no_occupancy": MergeConfig(use_occupancy=False),
 }
 """Table 6 rows: the full method and one clustering term switched off at a time."""
+
+ORACLE_OCCUPANCY = "oracle_occupancy"
+"""Diagnostic variant: the full method merging with the true instance sizes (not in the paper)."""
+
+VARIANTS = (*ABLATIONS, ORACLE_OCCUPANCY)
+"""Every clustering variant `evaluate_split` knows."""
 
 
 @dataclass
@@ -64,6 +73,17 @@ def _instance_occupancy_errors(segmenter: Segmenter, grid, log_occupancy) -> np.
     return occupancy_relative_errors(np.where(is_instance, grid.instance, -1), log_occupancy)
 
 
+def true_log_occupancy(segmenter: Segmenter, grid, predicted: np.ndarray) -> np.ndarray:
+    """The oracle's occupancy: log of the true voxel count of each voxel's ground-truth instance
+    (instance classes only); other voxels keep the predicted value. Same shape as `predicted`."""
+    is_instance = segmenter.classes.is_instance_class(grid.semantic) & (grid.instance > 0)
+    ids = np.where(is_instance, grid.instance, 0)
+    sizes = np.bincount(ids[is_instance], minlength=int(ids.max()) + 1)
+    out = np.array(predicted, dtype=np.float32).reshape(-1)
+    out[is_instance] = np.log(sizes[ids[is_instance]])
+    return out.reshape(np.shape(predicted))
+
+
 def evaluate_scene(
     segmenter: Segmenter, scene: Scene, ablations: Sequence[str], into: SplitEvaluation
 ) -> None:
@@ -74,13 +94,15 @@ def evaluate_scene(
         into.timings_s[stage].append(seconds)
     grid, predictions = prepared.grid, prepared.predictions
     for name in ablations:
+        merge, used = ABLATIONS.get(name, MergeConfig()), predictions
+        if name == ORACLE_OCCUPANCY:
+            oracle = true_log_occupancy(segmenter, grid, predictions.log_occupancy)
+            used = dataclasses.replace(predictions, log_occupancy=oracle)
         tick = time.perf_counter()
-        instances = segmenter.cluster(
-            grid, predictions, prepared.supervoxel, prepared.edges, ABLATIONS[name]
-        )
+        instances = segmenter.cluster(grid, used, prepared.supervoxel, prepared.edges, merge)
         if name == ablations[0]:
             into.timings_s["clustering"].append(time.perf_counter() - tick)
-        result = segmenter.assemble_result(scene, grid, predictions, instances, {})
+        result = segmenter.assemble_result(scene, grid, used, instances, {})
         into.predictions.setdefault(name, {})[scene.name] = ScenePredictions.from_instance_ids(
             result.instance_ids, result.instance_class_ids(), result.instance_scores()
         )
@@ -104,16 +126,16 @@ def evaluate_split(
     Args:
         segmenter: a trained Segmenter (its class table must be the dataset's).
         scenes: labelled scenes (len + indexing).
-        ablations: keys of ABLATIONS; the first one also gives the semantic labels and the
-            clustering time.
+        ablations: names from VARIANTS (ABLATIONS or ORACLE_OCCUPANCY); the first one also
+            gives the semantic labels and the clustering time.
         progress: show a progress bar.
 
     Raises:
         OccusegError: unknown ablation, unlabelled scene, empty split.
     """
-    unknown = [a for a in ablations if a not in ABLATIONS]
+    unknown = [a for a in ablations if a not in VARIANTS]
     if unknown or not ablations:
-        raise OccusegError(f"unknown ablation(s) {unknown}; known: {sorted(ABLATIONS)}")
+        raise OccusegError(f"unknown ablation(s) {unknown}; known: {sorted(VARIANTS)}")
     if len(scenes) == 0:
         raise OccusegError("the split has no scenes")
     evaluation = SplitEvaluation()
