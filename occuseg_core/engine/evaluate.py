@@ -67,20 +67,25 @@ def _check_labels(scene: Scene) -> None:
         raise OccusegError(f"scene {scene.name}: evaluation needs semantic and instance labels")
 
 
+def _object_voxels(segmenter: Segmenter, grid) -> np.ndarray:
+    """(V,) bool: the voxel belongs to a ground-truth instance of one of the model's instance
+    classes (the objects R_c and the oracle are about)."""
+    return segmenter.classes.is_instance_class(grid.semantic) & (grid.instance > 0)
+
+
 def _instance_occupancy_errors(segmenter: Segmenter, grid, log_occupancy) -> np.ndarray:
     """R_c of the ground-truth instances of the model's instance classes."""
-    is_instance = segmenter.classes.is_instance_class(grid.semantic) & (grid.instance > 0)
-    return occupancy_relative_errors(np.where(is_instance, grid.instance, -1), log_occupancy)
+    is_object = _object_voxels(segmenter, grid)
+    return occupancy_relative_errors(np.where(is_object, grid.instance, -1), log_occupancy)
 
 
 def true_log_occupancy(segmenter: Segmenter, grid, predicted: np.ndarray) -> np.ndarray:
     """The oracle's occupancy: log of the true voxel count of each voxel's ground-truth instance
     (instance classes only); other voxels keep the predicted value. Same shape as `predicted`."""
-    is_instance = segmenter.classes.is_instance_class(grid.semantic) & (grid.instance > 0)
-    ids = np.where(is_instance, grid.instance, 0)
-    sizes = np.bincount(ids[is_instance], minlength=int(ids.max()) + 1)
+    is_object = _object_voxels(segmenter, grid)
+    ids = grid.instance[is_object]
     out = np.array(predicted, dtype=np.float32).reshape(-1)
-    out[is_instance] = np.log(sizes[ids[is_instance]])
+    out[is_object] = np.log(np.bincount(ids)[ids])
     return out.reshape(np.shape(predicted))
 
 
