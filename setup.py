@@ -10,7 +10,9 @@ setup(
     description="Occupancy-aware 3D instance segmentation (OccuSeg, CVPR 2020) for ROS 2 robots",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["occuseg_core", "occuseg_core.*", "occuseg_ros", "occuseg_ros.*"]),
+    packages=find_packages(
+        include=["occuseg_core", "occuseg_core.*", "occuseg_ros", "occuseg_ros.*"]
+    ),
     package_data={"occuseg_core": ["configs/*.yaml", "models/*.pt", "models/*.md"]},
     entry_points={"console_scripts": ["occuseg = occuseg_core.cli:main"]},
     # The ROS layout for `pip install .` (not -e): ament index marker, package.xml, launch,
@@ -19,8 +21,10 @@ setup(
         ("share/ament_index/resource_index/packages", ["tools/ros/ament_index/occuseg_ros"]),
         ("share/occuseg_ros", ["package.xml"]),
         ("share/occuseg_ros/launch", ["launch/segment.launch.py"]),
-        ("share/occuseg_ros/config", ["config/segment.yaml", "config/map_segment.yaml",
-                                      "config/occuseg.rviz"]),  # fmt: skip
+        (
+            "share/occuseg_ros/config",
+            ["config/segment.yaml", "config/map_segment.yaml", "config/occuseg.rviz"],
+        ),  # fmt: skip
         ("lib/occuseg_ros", ["tools/ros/bin/segment_node", "tools/ros/bin/map_segment_node"]),
     ],
 )

@@ -9,7 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-PYTHON_TREES = ["occuseg_core", "occuseg_ros", "test", "tools", "launch"]
+PYTHON_TREES = ["occuseg_core", "occuseg_ros", "test", "tools", "launch", "setup.py"]
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:
