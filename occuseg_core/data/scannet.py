@@ -23,8 +23,11 @@ axis aligned: M @ [x y z 1] with M the 4x4 row-major axisAlignment (identity whe
 none). Mesh faces are kept, for mesh supervoxels. The benchmark's 20 semantic / 18 instance
 classes are picked from the NYU40 ids later, by the `scannet20` class table.
 
-Export layout: ROOT/<scene>_vert_all.npy, _sem_label_all.npy, _ins_label_all.npy (see
-`occuseg_core.io.scannet`), already axis aligned; split lists as above, "all" = every export.
+Export layouts (see `occuseg_core.io.scannet`): ROOT/<scene>_vert_all.npy, _sem_label_all.npy,
+_ins_label_all.npy (every vertex), or votenet's / mmdetection3d's ROOT/<scene>_vert.npy,
+_sem_label.npy, _ins_label.npy (+ _axis_align_matrix.npy); both axis aligned when read. Split
+lists: ROOT/scannetv2_<split>.txt or ROOT/<split>.txt (as `../shared/data/scannet_rooms` has
+train.txt and val.txt), or `split_file`; "all" = every export in ROOT.
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ from occuseg_core.data.scene_reader import SceneReader
 from occuseg_core.errors import OccusegError
 from occuseg_core.io._files import read_json
 from occuseg_core.io.ply import read_ply
-from occuseg_core.io.scannet import VERTICES_SUFFIX, read_scannet_export
+from occuseg_core.io.scannet import (
+    VERTICES_SUFFIXES,
+    export_scene_name,
+    export_vertex_files,
+    read_scannet_export,
+)
 from occuseg_core.types import Scene
 
 LABEL_MAP_NAME = "scannetv2-labels.combined.tsv"
@@ -286,9 +294,10 @@ class ScanNetScans(SceneReader):
     """One split of ScanNet v2, from the release or the npy export (see the module docstring).
 
     Args:
-        root: the release folder (holding scans/) or a folder of `<scene>_vert_all.npy` files.
-        split: "train", "val", "test" (read from ROOT/scannetv2_<split>.txt or `split_file`),
-            or "all".
+        root: the release folder (holding scans/) or a folder of npy exports
+            (`<scene>_vert_all.npy` or `<scene>_vert.npy` with their label files).
+        split: "train", "val", "test" (read from ROOT/scannetv2_<split>.txt, or for an export
+            folder ROOT/<split>.txt, or `split_file`), or "all".
         split_file: a list of scene names to use instead of ROOT/scannetv2_<split>.txt.
         label_map_file: the label table, default ROOT/scannetv2-labels.combined.tsv.
 
@@ -309,9 +318,15 @@ class ScanNetScans(SceneReader):
         if not self.root.is_dir():
             raise OccusegError(f"{self.root}: ScanNet folder not found")
         self.is_export = not (self.root / "scans").is_dir()
-        if self.is_export and not any(self.root.glob(f"*{VERTICES_SUFFIX}")):
-            raise OccusegError(f"{self.root}: not a ScanNet release (no scans/ folder) nor an npy"
-                               f" export (no *{VERTICES_SUFFIX} files)")  # fmt: skip
+        self._exports: dict[str, list[Path]] = {}
+        if self.is_export:
+            for path in export_vertex_files(self.root):
+                self._exports.setdefault(export_scene_name(path), []).append(path)
+            if not self._exports:
+                raise OccusegError(
+                    f"{self.root}: not a ScanNet release (no scans/ folder) nor an npy export (no"
+                    f" {' or '.join('*' + s for s in VERTICES_SUFFIXES)} files)"
+                )
         self.scene_names = self._list_scenes(split_file)
         self._paths = tuple(self._locate(name) for name in self.scene_names)
         self.label_map: dict[str, int] | None = None
@@ -326,27 +341,35 @@ class ScanNetScans(SceneReader):
         if split_file is not None:
             return read_scene_list(split_file)
         if self.split == ALL_SPLIT and self.is_export:
-            found = self.root.glob(f"*{VERTICES_SUFFIX}")
-            return tuple(sorted(p.name[: -len(VERTICES_SUFFIX)] for p in found))
+            return tuple(sorted(self._exports))
         if self.split == ALL_SPLIT:
             names = tuple(sorted(p.name for p in (self.root / "scans").iterdir() if p.is_dir()))
             if not names:
                 raise OccusegError(f"{self.root / 'scans'}: no scan folders")
             return names
         path = self.root / SPLIT_LIST_PATTERN.format(split=self.split)
+        short = self.root / f"{self.split}.txt"
+        if not path.is_file() and self.is_export and short.is_file():
+            return read_scene_list(short)
         if not path.is_file():
+            also = f" (nor {short.name})" if self.is_export else ""
             raise OccusegError(
-                f"{path}: split list not found; copy ScanNet's Tasks/Benchmark/"
+                f"{path}: split list not found{also}; copy ScanNet's Tasks/Benchmark/"
                 f"{path.name} into the data root or pass a split file"
             )
         return read_scene_list(path)
 
     def _locate(self, name: str) -> Path:
         if self.is_export:
-            path = self.root / f"{name}{VERTICES_SUFFIX}"
-            if not path.is_file():
-                raise OccusegError(f"{path}: no such file (scene {name!r} of {self.split!r})")
-            return path
+            paths = self._exports.get(name, [])
+            if len(paths) > 1:
+                raise OccusegError(f"{self.root}: scene {name!r} is exported twice"
+                                   f" ({', '.join(p.name for p in paths)}); keep one")  # fmt: skip
+            if not paths:
+                expected = " or ".join(name + s for s in VERTICES_SUFFIXES)
+                raise OccusegError(f"{self.root / (name + VERTICES_SUFFIXES[0])}: no such file"
+                                   f" ({expected}; scene {name!r} of {self.split!r})")  # fmt: skip
+            return paths[0]
         for folder in ("scans", "scans_test"):
             if (self.root / folder / name).is_dir():
                 return self.root / folder / name

@@ -17,10 +17,16 @@ from occuseg_core.io.ply import (
     read_ply_with_properties,
     write_ply,
 )
-from occuseg_core.io.scannet import VERTICES_SUFFIX, read_scannet_export
+from occuseg_core.io.scannet import VERTICES_SUFFIXES, export_layout, read_scannet_export
 from occuseg_core.types import Scene
 
-READABLE = (".ply", ".pcd", ".npz", f"*{VERTICES_SUFFIX}", f"a folder with one *{VERTICES_SUFFIX}")
+READABLE = (
+    ".ply",
+    ".pcd",
+    ".npz",
+    *(f"*{s}" for s in VERTICES_SUFFIXES),
+    "a folder with one of those .npy",
+)
 WRITABLE = (".ply", ".pcd", ".npz")
 
 __all__ = [
@@ -34,8 +40,8 @@ def read_scene(path: str | Path) -> Scene:
     """Reads a scene, choosing the reader from the path.
 
     Args:
-        path: a .ply, .pcd or .npz file (suffix case ignored), a `<scene>_vert_all.npy` file
-            or a folder holding exactly one.
+        path: a .ply, .pcd or .npz file (suffix case ignored), a ScanNet export vertex file
+            (`<scene>_vert_all.npy` or `<scene>_vert.npy`) or a folder holding exactly one.
 
     Returns:
         The scene (see read_ply, read_pcd, read_npz, read_scannet_export).
@@ -45,7 +51,7 @@ def read_scene(path: str | Path) -> Scene:
             or any problem the format's reader reports.
     """
     path = Path(path)
-    if path.is_dir() or path.name.endswith(VERTICES_SUFFIX):
+    if path.is_dir() or export_layout(path) is not None:
         return read_scannet_export(path)
     suffix = path.suffix.lower()
     readers = {".ply": read_ply, ".pcd": read_pcd, ".npz": read_npz}

@@ -263,3 +263,102 @@ def test_real_scan_matches_the_export(scannet_scene_dir: Path, tmp_path: Path) -
     assert np.array_equal(scene.semantic > 0, scene.instance > 0)
     # 55 segGroups; 4 carry v1 categories the v2 tsv lacks (3 x trashcan, dishrack)
     assert len(np.unique(scene.instance)) - 1 == 51
+
+
+def _votenet_export(folder: Path, name: str, n: int = 3, labels: bool = True) -> np.ndarray:
+    """A scan in votenet's layout: xyz in metres, colours 0..255, NYU40 / instance labels."""
+    vertices = np.c_[np.arange(3 * n).reshape(n, 3), np.full((n, 3), 102.0)].astype(np.float32)
+    np.save(folder / f"{name}_vert.npy", vertices)
+    if labels:
+        np.save(folder / f"{name}_sem_label.npy", np.arange(n, dtype=np.uint32) + 3)
+        np.save(folder / f"{name}_ins_label.npy", np.arange(n, dtype=np.uint32) % 2)
+    return vertices
+
+
+def test_votenet_export_layout_with_its_split_lists(tmp_path: Path) -> None:
+    """votenet's `<scene>_vert.npy` + label files, split lists train.txt / val.txt as
+    ../shared/data/scannet_rooms has them; colour 102 / 255 = 0.4."""
+    for name in ("scene0001_00", "scene0002_00", "scene0003_00"):
+        _votenet_export(tmp_path, name)
+    (tmp_path / "train.txt").write_text("scene0001_00\nscene0002_00\n")
+    (tmp_path / "val.txt").write_text("scene0003_00\n")
+    assert ScanNetScans(tmp_path, "train").scene_names == ("scene0001_00", "scene0002_00")
+    assert ScanNetScans(tmp_path, "all").scene_names == ("scene0001_00", "scene0002_00",
+                                                          "scene0003_00")  # fmt: skip
+    scene = ScanNetScans(tmp_path, "val")[0]
+    assert scene.name == "scene0003_00" and scene.faces is None
+    np.testing.assert_array_equal(scene.xyz, np.arange(9).reshape(3, 3))
+    np.testing.assert_allclose(scene.colors, 0.4)
+    assert scene.semantic.tolist() == [3, 4, 5] and scene.instance.tolist() == [0, 1, 0]
+    with pytest.raises(OccusegError, match=r"scannetv2_test.txt: split list not found \(nor"
+                                           r" test.txt\)"):  # fmt: skip
+        ScanNetScans(tmp_path, "test")
+
+
+def test_mmdetection3d_export_is_axis_aligned_by_its_matrix(tmp_path: Path) -> None:
+    """mmdetection3d writes unaligned vertices and `_axis_align_matrix.npy`: x' = M [x y z 1]
+    (here a quarter turn about z and a shift by (10, 0, 1): (x, y, z) -> (10 - y, x, z + 1))."""
+    _votenet_export(tmp_path, "scene0004_00")
+    matrix = np.array([[0, -1, 0, 10], [1, 0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1]], np.float64)
+    np.save(tmp_path / "scene0004_00_axis_align_matrix.npy", matrix)
+    scene = ScanNetScans(tmp_path, "all")[0]
+    np.testing.assert_allclose(scene.xyz, [[9, 0, 3], [6, 3, 6], [3, 6, 9]])
+    np.save(tmp_path / "scene0004_00_axis_align_matrix.npy", np.eye(3))
+    with pytest.raises(OccusegError, match=r"axis_align_matrix.npy: expected a finite \(4, 4\)"):
+        ScanNetScans(tmp_path, "all")[0]
+
+
+def test_export_label_files_missing_or_mismatched_are_named(tmp_path: Path) -> None:
+    _votenet_export(tmp_path, "scene0005_00")
+    (tmp_path / "scene0005_00_ins_label.npy").unlink()
+    with pytest.raises(OccusegError, match=r"scene0005_00_ins_label.npy: no such file, but"
+                                           r" scene0005_00_sem_label.npy is there"):  # fmt: skip
+        ScanNetScans(tmp_path, "all")[0]
+    np.save(tmp_path / "scene0005_00_ins_label.npy", np.zeros(4, np.uint32))
+    expected = r"_ins_label.npy: expected \(3,\) integer labels, one per row of the vertex file"
+    with pytest.raises(OccusegError, match=expected + r"; got \(4,\)"):
+        ScanNetScans(tmp_path, "all")[0]
+    np.save(tmp_path / "scene0005_00_ins_label.npy", np.zeros(3, np.float32))
+    with pytest.raises(OccusegError, match="integer labels"):
+        ScanNetScans(tmp_path, "all")[0]
+    (tmp_path / "scene0005_00_ins_label.npy").unlink()
+    (tmp_path / "scene0005_00_sem_label.npy").unlink()
+    assert ScanNetScans(tmp_path, "all")[0].semantic is None  # an unlabelled scan
+
+
+def test_a_scene_exported_in_both_layouts_is_refused(tmp_path: Path) -> None:
+    _votenet_export(tmp_path, "scene0006_00")
+    np.save(tmp_path / "scene0006_00_vert_all.npy", np.zeros((2, 6), np.float32))
+    with pytest.raises(OccusegError, match="scene 'scene0006_00' is exported twice"):
+        ScanNetScans(tmp_path, "all")
+
+
+def test_prepare_reads_the_votenet_layout(tmp_path: Path) -> None:
+    from occuseg_core.data.dataset import SceneDataset
+    from occuseg_core.data.readers import prepare_dataset
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("scene0001_00", "scene0003_00"):
+        _votenet_export(raw, name)
+    (raw / "train.txt").write_text("scene0001_00\n")
+    (raw / "val.txt").write_text("scene0003_00\n")
+    out = prepare_dataset("scannet", raw, tmp_path / "prepared", progress=False)
+    val = SceneDataset(out, "val")
+    assert val.scene_names == ("scene0003_00",) and val[0].semantic.tolist() == [3, 4, 5]
+    assert SceneDataset(out, "train").scene_names == ("scene0001_00",)
+
+
+def test_real_rooms_read_in_the_votenet_layout() -> None:
+    """../shared/data/scannet_rooms: 11 training and 6 validation scans of 50,000 points."""
+    from conftest import shared_dir
+
+    root = shared_dir() / "data" / "scannet_rooms"
+    if not (root / "val.txt").is_file():
+        pytest.skip(f"real rooms not found at {root} (../shared, which CI provides)")
+    val = ScanNetScans(root, "val")
+    assert len(ScanNetScans(root, "train")) == 11 and len(val) == 6
+    scene = val[0]
+    assert scene.name == "scene0003_00" and scene.num_points == 50_000
+    assert scene.semantic.max() <= 40 and (scene.instance > 0).mean() > 0.5
+    assert 2.0 < float(np.ptp(scene.xyz[:, 2])) < 4.0  # axis aligned: z spans floor to ceiling
