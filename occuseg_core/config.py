@@ -86,6 +86,12 @@ class AugmentConfig:
     of the synthetic rooms' occupied neighbours per voxel), and a network trained at one density
     reads a sparser scan as a different class: the first bundled model, trained without it,
     labelled 94% of the real scan's walls "window".
+
+    `auto_contrast_probability`: how often a scene's colours are stretched per channel to the
+    full 0..1 range, blended with the original by a uniform random factor (real scans differ
+    in exposure and white balance). `crop_m`: with probability `crop_probability`, a scene wider
+    than `crop_m` metres along x or y keeps only a random window of that width (objects cut by
+    its border stay, as in a partly scanned room; the targets are recomputed from what is kept).
     """
 
     rotate_z: bool = True
@@ -99,6 +105,25 @@ class AugmentConfig:
     color_jitter: float = 0.1
     color_noise: float = 0.02
     point_keep_range: tuple[float, float] = (1.0, 1.0)
+    auto_contrast_probability: float = 0.0
+    crop_m: float | None = None
+    crop_probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One dataset folder a training run draws scenes from (see `DataConfig.sources`).
+
+    `root`: the dataset folder (relative paths are taken from the working directory, as
+    `--data` is); `weight`: the share of training steps drawn from it, relative to the other
+    sources' weights; `split`: its training split; `augment`: this source's own augmentation
+    (e.g. no point dropout for real scans that are already sparse), default `data.augment`.
+    """
+
+    root: str
+    weight: float = 1.0
+    split: str = "train"
+    augment: AugmentConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,11 @@ class DataConfig:
 
     `input_features`: "rgb" (the paper's input) and optionally "height" above the floor (see
     `occuseg_core.data.collate.input_features`); `model.unet.in_channels` must match.
+
+    `sources`: several dataset folders to train on at once (e.g. real and synthetic rooms),
+    each step's scene drawn from source i with probability weight_i / sum of weights (see
+    `occuseg_core.engine.batches.MixedScenes`). Validation uses the first source's `val_split`.
+    Empty: the single folder given to `occuseg train --data`, split `train_split`.
     """
 
     voxel_size_m: float = 0.02
@@ -114,6 +144,7 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    sources: tuple[SourceConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,7 +162,13 @@ class LossWeights:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and bookkeeping. `schedule`: constant, cosine or poly over all steps."""
+    """Optimisation and bookkeeping. `schedule`: constant, cosine or poly over all steps.
+
+    `init_from`: a checkpoint (training or exported) whose weights the run starts from, with a
+    fresh optimiser and its own schedule (fine-tuning; `occuseg train --init`). Its model and
+    its voxel size and input features must be the run's (see
+    `occuseg_core.engine.checkpoint.init_model_from`). A resumed run keeps its own weights.
+    """
 
     epochs: int = 100
     batch_size: int = 2
@@ -148,6 +185,7 @@ class TrainConfig:
     device: str = "auto"
     time_limit_min: float | None = None
     loss_weights: LossWeights = field(default_factory=LossWeights)
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +261,21 @@ def _build(cls: type, values: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+def _augment_problems(where: str, augment: AugmentConfig) -> list[str]:
+    problems = []
+    lo, hi = augment.scale_range
+    if not 0 < lo <= hi:
+        problems.append(f"{where}.scale_range must satisfy 0 < low <= high")
+    lo, hi = augment.point_keep_range
+    if not 0 < lo <= hi <= 1:
+        problems.append(f"{where}.point_keep_range must satisfy 0 < low <= high <= 1")
+    if not 0 <= augment.auto_contrast_probability <= 1 or not 0 <= augment.crop_probability <= 1:
+        problems.append(f"{where}: probabilities must lie in [0, 1]")
+    if augment.crop_m is not None and not augment.crop_m > 0:
+        problems.append(f"{where}.crop_m must be > 0 (or null: no crop)")
+    return problems
+
+
 def validate_config(config: OccuSegConfig) -> OccuSegConfig:
     """Range checks that types cannot express; returns the config unchanged."""
     from occuseg_core.classes import class_table
@@ -238,9 +291,6 @@ def validate_config(config: OccuSegConfig) -> OccuSegConfig:
         problems.append("train.schedule must be constant, cosine or poly")
     if config.train.checkpoint_every < 1 or config.train.val_every < 1:
         problems.append("train.checkpoint_every and train.val_every must be >= 1")
-    lo, hi = config.data.augment.scale_range
-    if not 0 < lo <= hi:
-        problems.append("data.augment.scale_range must satisfy 0 < low <= high")
     unet = config.model.unet
     if any(not 1 <= level < len(unet.widths) for level in unet.context_levels):
         problems.append(f"model.unet.context_levels must lie in 1..{len(unet.widths) - 1}")
@@ -250,11 +300,22 @@ def validate_config(config: OccuSegConfig) -> OccuSegConfig:
         problems.append("model.heads.occupancy_density_reference must be finite")
     if config.model.norm not in NORMS:
         problems.append(f"model.norm must be one of {list(NORMS)}")
-    lo, hi = config.data.augment.point_keep_range
-    if not 0 < lo <= hi <= 1:
-        problems.append("data.augment.point_keep_range must satisfy 0 < low <= high <= 1")
+    augments = [("data.augment", config.data.augment)] + [
+        (f"data.sources[{k}].augment", s.augment)
+        for k, s in enumerate(config.data.sources) if s.augment is not None
+    ]  # fmt: skip
+    for where, augment in augments:
+        problems += _augment_problems(where, augment)
     from occuseg_core.data.collate import FEATURE_CHANNELS
 
+    for k, source in enumerate(config.data.sources):
+        if not (math.isfinite(source.weight) and source.weight > 0):
+            problems.append(f"data.sources[{k}].weight must be > 0")
+        if not source.root or not source.split:
+            problems.append(f"data.sources[{k}] needs a root and a split")
+    roots = [(s.root, s.split) for s in config.data.sources]
+    if len(set(roots)) != len(roots):
+        problems.append("data.sources lists one root and split twice")
     unknown = [f for f in config.data.input_features if f not in FEATURE_CHANNELS]
     if unknown or not config.data.input_features:
         problems.append(f"data.input_features must be some of {sorted(FEATURE_CHANNELS)}")

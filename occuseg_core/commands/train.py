@@ -18,7 +18,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " --resume (the run's own config.yaml is used)",
     )
     parser.add_argument("--out", required=True, type=Path, help="run directory to write")
-    parser.add_argument("--data", type=Path, help="dataset root with train/ and val/ folders")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="dataset root with train/ and val/ folders (not with a config that lists"
+        " data.sources: several folders with weights, e.g. real and synthetic rooms)",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="CKPT",
+        help="start from this checkpoint's weights (training or exported, e.g. a bundled"
+        " model) with a fresh optimiser and this run's schedule: fine-tuning; the model"
+        " settings must be the checkpoint's",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from OUT/checkpoints/last.pt"
     )
@@ -47,7 +60,13 @@ def _resolve_config(args: argparse.Namespace):
         config = load_config(run_config)
     else:
         config = load_config(args.config)
+    if args.init is not None and args.resume:
+        raise OccusegError("--init starts a new run from a checkpoint's weights; --resume"
+                           " continues a run: give one of them")  # fmt: skip
+    if args.init is not None and not args.init.is_file():
+        raise OccusegError(f"--init {args.init}: no such checkpoint")
     overrides = {
+        "init_from": None if args.init is None else str(args.init),
         "epochs": args.epochs,
         "device": args.device,
         "time_limit_min": args.time_limit_min,
@@ -73,27 +92,59 @@ def _check_run_dir(out: Path, resume: bool) -> None:
         )
 
 
-def run(args: argparse.Namespace) -> int:
+def _training_scenes(config, data: Path | None):
+    """(train scenes or WeightedSources, val scenes, a one-line description)."""
     from occuseg_core.data.dataset import SceneDataset
-    from occuseg_core.engine.trainer import Trainer
+    from occuseg_core.engine.batches import WeightedSources
 
-    config = _resolve_config(args)
-    if args.data is None:
+    sources = config.data.sources
+    if sources and data is not None:
+        listed = ", ".join(source.root for source in sources)
+        raise OccusegError(f"the config draws from data.sources ({listed}); --data is not used"
+                           " with it: leave it out")  # fmt: skip
+    if not sources and data is None:
         raise OccusegError("--data DIR is required (make a synthetic one with `occuseg synth`)")
-    _check_run_dir(args.out, args.resume)
-    train_scenes = SceneDataset(args.data, config.data.train_split)
-    train_scenes[0]  # fail now, before anything is written, if scenes are unreadable
+    if not sources:
+        roots = [(data, config.data.train_split, 1.0)]
+    else:
+        roots = [(Path(s.root), s.split, s.weight) for s in sources]
+    readers = [SceneDataset(root, split) for root, split, _ in roots]
+    for reader in readers:
+        reader[0]  # fail now, before anything is written, if scenes are unreadable
+        if reader.class_table.name != config.model.class_table:
+            raise OccusegError(f"{reader.root} is labelled for {reader.class_table.name} but the"
+                               f" model predicts {config.model.class_table}")  # fmt: skip
+    val_root = roots[0][0]
     try:
-        val_scenes = SceneDataset(args.data, config.data.val_split)
+        val_scenes = SceneDataset(val_root, config.data.val_split)
     except OccusegError as error:
         print(f"warning: no validation split ({error}); training without validation")
         val_scenes = []
+    if not sources:
+        return readers[0], val_scenes, f"{len(readers[0])} scenes"
+    total = sum(weight for _, _, weight in roots)
+    described = ", ".join(f"{len(r)} from {root} ({100 * w / total:.0f}% of steps)"
+                          for r, (root, _, w) in zip(readers, roots, strict=True))  # fmt: skip
+    weights = tuple(weight for _, _, weight in roots)
+    augments = tuple(source.augment for source in sources)
+    return WeightedSources(tuple(readers), weights, augments), val_scenes, described
+
+
+def run(args: argparse.Namespace) -> int:
+    from occuseg_core.engine.trainer import Trainer
+
+    config = _resolve_config(args)
+    _check_run_dir(args.out, args.resume)
+    train_scenes, val_scenes, described = _training_scenes(config, args.data)
     trainer = Trainer(config, train_scenes, val_scenes, args.out, progress=not args.no_progress)
+    if config.train.init_from and not args.resume:
+        trainer.init_weights()  # refuse an incompatible checkpoint before anything is written
+        print(f"starting from the weights of {config.train.init_from}")
     if args.resume:
         trainer.resume()
         print(f"resuming {args.out} at epoch {trainer.state.epoch}, step {trainer.state.step}")
     print(
-        f"training {config.name} on {len(train_scenes)} scenes ({len(val_scenes)} val)"
+        f"training {config.name} on {described} ({len(val_scenes)} val)"
         f" on {trainer.device}; writing {args.out}"
     )
     metrics = trainer.fit()

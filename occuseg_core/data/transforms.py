@@ -63,6 +63,38 @@ def jitter_colors(
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def auto_contrast(colors: np.ndarray, blend: float) -> np.ndarray:
+    """Colours stretched per channel to span 0..1, blended with the originals.
+
+    Args:
+        colors: (N, 3) colours in [0, 1].
+        blend: 0 keeps the colours, 1 takes the stretched ones.
+
+    Returns:
+        (N, 3) float32; a channel with one value everywhere is left as it is.
+    """
+    lo, hi = colors.min(axis=0), colors.max(axis=0)
+    span = hi - lo
+    stretched = np.where(span > 1e-6, (colors - lo) / np.where(span > 1e-6, span, 1.0), colors)
+    return ((1.0 - blend) * colors + blend * stretched).astype(np.float32)
+
+
+def crop_window(xyz: np.ndarray, width_m: float, rng: np.random.Generator) -> np.ndarray:
+    """(N,) bool: the points inside a random window `width_m` wide along x and y.
+
+    Along an axis where the scene is narrower than the window everything is kept; otherwise
+    the window's start is uniform over the positions that keep it inside the scene's extent.
+    """
+    keep = np.ones(len(xyz), dtype=bool)
+    for axis in (0, 1):
+        lo, hi = float(xyz[:, axis].min()), float(xyz[:, axis].max())
+        if hi - lo <= width_m:
+            continue
+        start = rng.uniform(lo, hi - width_m)
+        keep &= (xyz[:, axis] >= start) & (xyz[:, axis] <= start + width_m)
+    return keep
+
+
 def keep_random_points(scene: Scene, fraction: float, rng: np.random.Generator) -> Scene:
     """The scene with each point kept with probability `fraction` (at least one point kept)."""
     mask = rng.random(scene.num_points) < fraction
@@ -82,6 +114,10 @@ def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator)
     keep_lo, keep_hi = config.point_keep_range
     if keep_lo < 1.0:  # drawn only when on, so other settings augment exactly as before
         scene = keep_random_points(scene, rng.uniform(keep_lo, keep_hi), rng)
+    if config.crop_m is not None and rng.random() < config.crop_probability:
+        inside = crop_window(scene.xyz, config.crop_m, rng)
+        if inside.any():
+            scene = scene.subset(inside)
     xyz = scene.xyz.astype(np.float64) - scene.xyz.mean(axis=0)
     normals = None if scene.normals is None else scene.normals.astype(np.float64)
     if config.rotate_z:
@@ -104,6 +140,8 @@ def augment_scene(scene: Scene, config: AugmentConfig, rng: np.random.Generator)
         ):
             xyz = elastic_distortion(xyz, granularity, magnitude, rng)
     colors = scene.colors
+    if config.auto_contrast_probability > 0 and rng.random() < config.auto_contrast_probability:
+        colors = auto_contrast(colors, rng.uniform(0.0, 1.0))
     if config.color_jitter > 0 or config.color_noise > 0:
         colors = jitter_colors(colors, config.color_jitter, config.color_noise, rng)
     return scene.replace(

@@ -89,6 +89,65 @@ def check_compatible(checkpoint_config: OccuSegConfig, config: OccuSegConfig, pa
             )
 
 
+INIT_DATA_SETTINGS = ("voxel_size_m", "input_features")
+"""Data settings a model's weights depend on: a checkpoint trained with others cannot be
+fine-tuned (its voxels and inputs would mean something else)."""
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}"))
+        return out
+    return {prefix: value}
+
+
+def config_differences(
+    checkpoint_config: OccuSegConfig, config: OccuSegConfig
+) -> list[tuple[str, Any, Any]]:
+    """The settings a model's weights depend on that differ between two configs.
+
+    Returns:
+        (dotted key, checkpoint's value, run's value) for every differing key of `model` and of
+        `data.voxel_size_m` / `data.input_features`, in key order.
+    """
+    a, b = checkpoint_config.to_dict(), config.to_dict()
+    left = _flatten(a["model"], "model")
+    right = _flatten(b["model"], "model")
+    for key in INIT_DATA_SETTINGS:
+        left[f"data.{key}"], right[f"data.{key}"] = a["data"][key], b["data"][key]
+    return [(k, left.get(k), right.get(k)) for k in sorted(set(left) | set(right))
+            if left.get(k) != right.get(k)]  # fmt: skip
+
+
+def init_model_from(model: torch.nn.Module, path: str | Path, config: OccuSegConfig) -> dict:
+    """Loads a checkpoint's weights into `model` (built from `config`) for fine-tuning.
+
+    Only the weights are taken: no optimiser state, epoch or step.
+
+    Returns:
+        The checkpoint's metrics (for the log), possibly empty.
+
+    Raises:
+        OccusegError: an unreadable checkpoint, or one whose architecture or data settings
+            differ from the run's (every differing setting named with both values).
+    """
+    checkpoint = load_checkpoint(path)
+    differences = config_differences(checkpoint["config"], config)
+    if differences:
+        shown = "; ".join(f"{key}: checkpoint {old!r}, this run {new!r}"
+                          for key, old, new in differences)  # fmt: skip
+        raise OccusegError(f"--init {path}: the checkpoint's model differs from this run's"
+                           f" config ({shown}); fine-tune with the checkpoint's own model"
+                           " settings")  # fmt: skip
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, ValueError) as error:
+        raise OccusegError(f"--init {path}: weights do not fit the model: {error}") from None
+    return checkpoint.get("metrics", {})
+
+
 def export_model(checkpoint_path: str | Path, out_path: str | Path) -> dict[str, Any]:
     """Writes a deployable copy of a checkpoint: config, weights and metrics only.
 

@@ -27,8 +27,19 @@ from tqdm import tqdm
 from occuseg_core.classes import class_table
 from occuseg_core.config import OccuSegConfig
 from occuseg_core.device import resolve_device
-from occuseg_core.engine.batches import VoxelizedScenes, iterate_epoch, make_loader
-from occuseg_core.engine.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from occuseg_core.engine.batches import (
+    MixedScenes,
+    VoxelizedScenes,
+    WeightedSources,
+    iterate_epoch,
+    make_loader,
+)
+from occuseg_core.engine.checkpoint import (
+    check_compatible,
+    init_model_from,
+    load_checkpoint,
+    save_checkpoint,
+)
 from occuseg_core.engine.metrics_log import MetricsLog
 from occuseg_core.engine.validate import batch_targets, validate
 from occuseg_core.errors import OccusegError
@@ -61,8 +72,10 @@ class Trainer:
     """Trains an OccuSegNet on labelled scenes and writes a run directory.
 
     Args:
-        config: the run's config.
-        train_scenes: labelled training scenes (len + indexing).
+        config: the run's config; with `train.init_from` the model starts from that
+            checkpoint's weights (fine-tuning: fresh optimiser, the run's own schedule).
+        train_scenes: labelled training scenes (len + indexing), or `WeightedSources` to draw
+            each step's scene from several sources with set weights (`MixedScenes`).
         val_scenes: labelled validation scenes (may be empty).
         run_dir: output directory.
         progress: show a progress bar.
@@ -79,9 +92,15 @@ class Trainer:
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
         )
-        train_set = VoxelizedScenes(
-            train_scenes, config.data, augment=True, seed=config.train.seed
-        )
+        if isinstance(train_scenes, WeightedSources):
+            train_set = MixedScenes(
+                train_scenes.sources, train_scenes.weights, config.data, seed=config.train.seed,
+                augments=train_scenes.augments,
+            )  # fmt: skip
+        else:
+            train_set = VoxelizedScenes(
+                train_scenes, config.data, augment=True, seed=config.train.seed
+            )
         self.loader = make_loader(
             train_set,
             self.classes,
@@ -94,6 +113,7 @@ class Trainer:
         val_subset = [val_scenes[i] for i in range(limit)]
         self.val_grids = VoxelizedScenes(val_subset, config.data, augment=False, seed=0)
         self.state = TrainState()
+        self._initialised = False
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -185,8 +205,23 @@ class Trainer:
         if self.state.epoch % self.config.train.checkpoint_every == 0:
             save_checkpoint(self.checkpoint_dir / f"epoch_{self.state.epoch:04d}.pt", payload)
 
+    def init_weights(self) -> None:
+        """Loads `train.init_from`'s weights into the model (fine-tuning; see TrainConfig).
+
+        `fit` calls it before anything is written when the run has not taken a step yet, so a
+        resumed run keeps its own weights and needs no init checkpoint any more.
+
+        Raises:
+            OccusegError: see `init_model_from` (the differing settings are named).
+        """
+        if self.config.train.init_from and not self._initialised:
+            init_model_from(self.model, self.config.train.init_from, self.config)
+        self._initialised = True
+
     def fit(self, echo=print) -> dict[str, float]:
         """Trains until `train.epochs` or the time limit; returns the last epoch's metrics."""
+        if self.state.step == 0 and self.state.epoch == 0:
+            self.init_weights()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(
             yaml.safe_dump(self.config.to_dict(), sort_keys=False)

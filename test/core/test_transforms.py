@@ -105,3 +105,53 @@ def test_point_dropout_off_by_default_and_checked():
         values["data"]["augment"]["point_keep_range"] = bad
         with pytest.raises(ValueError, match="point_keep_range"):
             config_from_dict(values)
+
+
+def test_auto_contrast_by_hand():
+    """Channel r spans 0.2..0.6: stretched to 0..1, so 0.4 -> 0.5; with blend 0.5 the output is
+    the mean of the two (0.4 -> 0.45). A constant channel (g = 0.3) stays as it is."""
+    from occuseg_core.data.transforms import auto_contrast
+
+    colors = np.array([[0.2, 0.3, 0.0], [0.4, 0.3, 0.5], [0.6, 0.3, 1.0]])
+    np.testing.assert_allclose(auto_contrast(colors, 1.0)[:, 0], [0.0, 0.5, 1.0], atol=1e-6)
+    np.testing.assert_allclose(auto_contrast(colors, 0.5)[:, 0], [0.1, 0.45, 0.8], atol=1e-6)
+    np.testing.assert_allclose(auto_contrast(colors, 1.0)[:, 1], 0.3, atol=1e-6)
+    np.testing.assert_allclose(auto_contrast(colors, 0.0), colors, atol=1e-6)
+
+
+def test_crop_keeps_a_window_of_the_configured_width(rng):
+    """A 2 m x 2 m scene cropped to 1.5 m: what stays spans at most 1.5 m along x and y, about
+    (1.5 / 2)^2 of the points (3 sigma of 2000 points: 0.029), labels attached; a scene
+    narrower than the window is left whole."""
+    from occuseg_core.data.transforms import crop_window
+
+    n = 2000
+    scene = Scene(rng.uniform(0, 2, (n, 3)).astype(np.float32), rng.random((n, 3)),
+                  semantic=rng.integers(1, 5, n), instance=np.arange(1, n + 1))  # fmt: skip
+    config = dataclasses.replace(OFF, crop_m=1.5)
+    for seed in range(5):
+        out = augment_scene(scene, config, np.random.default_rng(seed))
+        assert np.all(np.ptp(out.xyz[:, :2], axis=0) <= 1.5 + 1e-6)
+        assert abs(out.num_points / n - 0.5625) < 0.029 + 0.05  # + the window's edge effects
+        np.testing.assert_array_equal(out.semantic, scene.semantic[out.instance - 1])
+    assert crop_window(scene.xyz, 2.5, rng).all()
+    never = dataclasses.replace(config, crop_probability=0.0)
+    assert augment_scene(scene, never, np.random.default_rng(0)).num_points == n
+
+
+def test_new_augmentations_are_checked_and_off_by_default():
+    from occuseg_core.config import config_from_dict, load_config
+
+    assert AugmentConfig().crop_m is None and AugmentConfig().auto_contrast_probability == 0.0
+    values = load_config("small").to_dict()
+    values["data"]["augment"]["crop_m"] = 0.0
+    with pytest.raises(ValueError, match="crop_m must be > 0"):
+        config_from_dict(values)
+    values["data"]["augment"]["crop_m"] = None
+    values["data"]["augment"]["auto_contrast_probability"] = 1.5
+    with pytest.raises(ValueError, match="probabilities"):
+        config_from_dict(values)
+    values["data"]["augment"]["auto_contrast_probability"] = 0.2
+    values["data"]["sources"] = [{"root": "a", "augment": {"point_keep_range": [0.0, 1.0]}}]
+    with pytest.raises(ValueError, match=r"sources\[0\]\.augment\.point_keep_range"):
+        config_from_dict(values)
