@@ -2,7 +2,8 @@
 over a dataset split (`--dataset ... --checkpoint ...`) and print the paper's tables: the
 per-class AP table (Tables 1/2, 3 or 4 by dataset), Table 5 (mean per-scan stage times),
 Table 6 (`--ablation all`), semantic mIoU, and Fig. 4 (`--fig4 PNG`: the CDF of the occupancy
-relative error R_c, eq. 11).
+relative error R_c, eq. 11). `--method euclidean` runs the geometric baseline over the split
+instead (ScanNet protocol datasets only): its class-agnostic AP table and stage times.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ABLATIONS = ("none", "no_feature", "no_spatial", "no_occupancy", "all", "oracle_
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the submission-mode and (not yet available) dataset-mode arguments."""
+    """Adds the submission-mode and dataset-mode arguments."""
     files = parser.add_argument_group("submission mode")
     files.add_argument(
         "--pred",
@@ -41,10 +42,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ground-truth scenes without a prediction file: skip them (default,"
         " as the official script), count them as empty, or fail",
     )
-    model = parser.add_argument_group("dataset mode")
+    _add_dataset_arguments(parser.add_argument_group("dataset mode"))
+    parser.add_argument(
+        "--class-agnostic",
+        action="store_true",
+        help="score every object of the 18 instance classes as one class 'object' (the ScanNet"
+        " protocol otherwise; as open-vocabulary work reports it, and comparable with methods"
+        " that have no classes, such as `occuseg segment --method euclidean`)",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+
+
+def _add_dataset_arguments(model: argparse._ArgumentGroup) -> None:
+    """The dataset-mode arguments (`--dataset ...`)."""
     model.add_argument("--dataset", choices=DATASETS)
     model.add_argument("--data-root", type=Path, metavar="D")
     model.add_argument("--split", metavar="S")
+    model.add_argument(
+        "--method",
+        choices=("occuseg", "euclidean"),
+        default="occuseg",
+        help="occuseg: the trained model (default); euclidean: the geometric baseline (RANSAC"
+        " plane removal + Euclidean clustering), scored class-agnostically",
+    )
     model.add_argument("--checkpoint", type=Path, metavar="C", help="default: the bundled model")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
@@ -68,7 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PNG",
         help="write the occupancy relative-error CDF (paper Fig. 4)",
     )
-    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
 
 
 def _check_mode(args: argparse.Namespace) -> None:
@@ -79,15 +98,17 @@ def _check_mode(args: argparse.Namespace) -> None:
         raise OccusegError("give --pred DIR and --gt DIR (or --dataset NAME ...)")
     dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation,
                     args.max_scenes, args.keep_points)  # fmt: skip
-    if args.dataset is None and any(v is not None for v in dataset_only):
+    if args.dataset is None and (
+        any(v is not None for v in dataset_only) or args.method != "occuseg"
+    ):
         raise OccusegError(
-            "--data-root, --split, --checkpoint, --ablation, --fig4, --max-scenes and"
+            "--data-root, --split, --method, --checkpoint, --ablation, --fig4, --max-scenes and"
             " --keep-points need --dataset"
         )
 
 
 def _run_dataset(args: argparse.Namespace) -> int:
-    from occuseg_core.commands.eval_dataset import run_dataset_evaluation
+    from occuseg_core.commands.eval_dataset import run_dataset_evaluation, run_euclidean_evaluation
 
     absent = [
         flag
@@ -96,16 +117,19 @@ def _run_dataset(args: argparse.Namespace) -> int:
     ]
     if absent:
         raise OccusegError(f"--dataset {args.dataset} needs {', '.join(absent)}")
+    if args.method == "euclidean":
+        return run_euclidean_evaluation(args)
     return run_dataset_evaluation(args)
 
 
 def _run_submission(args: argparse.Namespace) -> int:
-    from occuseg_core.eval.instance_ap import evaluate_scannet
+    from occuseg_core.eval.instance_ap import evaluate_class_agnostic, evaluate_scannet
     from occuseg_core.eval.report import write_text_atomic
     from occuseg_core.eval.scannet_submission import read_scannet_submission
 
     predictions, ground_truths = read_scannet_submission(args.pred, args.gt)
-    result = evaluate_scannet(predictions, ground_truths, missing=args.missing)
+    evaluate = evaluate_class_agnostic if args.class_agnostic else evaluate_scannet
+    result = evaluate(predictions, ground_truths, missing=args.missing)
     if result.skipped_scenes:
         shown = ", ".join(result.skipped_scenes[:5])
         more = (

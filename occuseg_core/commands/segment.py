@@ -1,5 +1,9 @@
 """`occuseg segment`: segment scans into instances and write the results.
 
+`--method occuseg` (default) runs the trained model; `--method euclidean` runs the geometric
+baseline of `occuseg_core.clustering.euclidean` (RANSAC plane removal + Euclidean clustering,
+no model, every instance of class 39 "otherfurniture") and writes the same files.
+
 All outputs are written into a hidden staging folder first and moved into DIR only when every
 input succeeded, so a bad input (missing, empty, all-NaN, unsupported, wrong checkpoint) leaves
 DIR exactly as it was.
@@ -19,14 +23,29 @@ from occuseg_core.errors import OccusegError
 
 HELP = "segment PLY / PCD / NPZ / ScanNet-npy scans into instances"
 
-SUPPORTED = (".ply", ".pcd", ".npz", "_vert_all.npy", "a folder with one *_vert_all.npy")
+SUPPORTED = (
+    ".ply",
+    ".pcd",
+    ".npz",
+    "_vert_all.npy",
+    "_vert.npy",
+    "a folder with one of those .npy",
+)
+METHODS = ("occuseg", "euclidean")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, help="scans to segment")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="occuseg",
+        help="occuseg: the trained model (default); euclidean: the geometric baseline, RANSAC"
+        " plane removal + Euclidean clustering, no model and no classes",
+    )
     parser.add_argument("--checkpoint", help="checkpoint (default: the bundled model)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (occuseg)")
     parser.add_argument("--half", action="store_true", help="float16 network on CUDA")
     parser.add_argument("--min-points", type=int, default=0, help="drop smaller instances")
     parser.add_argument("--score-threshold", type=float, default=0.0, help="drop lower scores")
@@ -35,12 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_inputs(paths: list[Path]) -> None:
     """Raises OccusegError naming the first input that is missing or of an unknown kind."""
+    from occuseg_core.io.scannet import export_layout
+
     for path in paths:
         if not path.exists():
             raise OccusegError(f"{path}: no such file")
-        name = path.name.lower()
         if path.is_file() and not (
-            path.suffix.lower() in SUPPORTED or name.endswith("_vert_all.npy")
+            path.suffix.lower() in SUPPORTED or export_layout(path) is not None
         ):
             raise OccusegError(f"{path}: unsupported format; supported: {', '.join(SUPPORTED)}")
 
@@ -55,18 +75,49 @@ def commit_staging(staging: Path, out: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def run(args: argparse.Namespace) -> int:
+def make_segmenter(args: argparse.Namespace):
+    """The segmenter `--method` names, with the filters of --min-points / --score-threshold.
+
+    Raises:
+        OccusegError: --checkpoint or --half with `--method euclidean` (it has no network);
+            or whatever loading the checkpoint reports.
+    """
+    if args.method == "euclidean":
+        from dataclasses import replace
+
+        from occuseg_core.clustering.euclidean import SCORE, EuclideanConfig, EuclideanSegmenter
+
+        given = {"--checkpoint": args.checkpoint is not None, "--half": args.half}
+        refused = [flag for flag, used in given.items() if used]
+        if refused:
+            raise OccusegError(
+                f"{' and '.join(refused)} cannot be used with --method euclidean"
+                " (the geometric baseline has no network)"
+            )
+        if args.score_threshold > SCORE:
+            raise OccusegError(
+                f"--score-threshold {args.score_threshold:g} would drop every instance:"
+                f" --method euclidean scores every instance {SCORE:g}"
+            )
+        config = EuclideanConfig()
+        smallest = max(config.min_cluster_points, args.min_points)
+        return EuclideanSegmenter(replace(config, min_cluster_points=smallest))
     from occuseg_core.inference import Segmenter, SegmenterOptions
+
+    options = SegmenterOptions(
+        min_instance_points=args.min_points, score_threshold=args.score_threshold
+    )
+    return Segmenter.from_checkpoint(
+        args.checkpoint, device=args.device, half=args.half, options=options
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     from occuseg_core.io import read_scene
     from occuseg_core.result_io import file_stem, write_result
 
     check_inputs(args.inputs)
-    options = SegmenterOptions(
-        min_instance_points=args.min_points, score_threshold=args.score_threshold
-    )
-    segmenter = Segmenter.from_checkpoint(
-        args.checkpoint, device=args.device, half=args.half, options=options
-    )
+    segmenter = make_segmenter(args)
     parent = args.out if args.out.is_dir() else args.out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".occuseg-segment-", dir=parent))

@@ -7,6 +7,7 @@ from occuseg_core.eval.instance_ap import (
     SCANNET_IOU_THRESHOLDS,
     ScanNetInstanceResult,
     average_precision,
+    evaluate_class_agnostic,
     evaluate_instances,
     evaluate_scannet,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "average_precision",
     "class_iou",
     "encode_ground_truth",
+    "evaluate_class_agnostic",
     "evaluate_instances",
     "evaluate_precision_recall",
     "evaluate_s3dis",

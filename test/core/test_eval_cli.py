@@ -91,3 +91,24 @@ def test_dataset_mode_argument_errors(tmp_path, capsys):
     assert "nowhere" in run_error(full, capsys)
     mixed = ["eval", "--pred", str(tmp_path), "--gt", str(tmp_path), "--dataset", "s3dis"]
     assert "not both" in run_error(mixed, capsys)
+
+
+def test_class_agnostic_submission(submission, capsys):
+    """Every object one class: chair A (0.9), the 'chair' on the table (0.8) and chair B (0.7)
+    are true positives, the table's second prediction (0.6) a false positive below them all:
+    precision is 1 up to full recall, AP = 1 at every threshold."""
+    tmp, _, _ = submission
+    out = tmp / "agnostic.json"
+    argv = ["eval", "--pred", str(tmp / "pred"), "--gt", str(tmp / "gt"), "--class-agnostic",
+            "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    assert list(data["classes"]) == ["object"] and data["mean"]["ap"] == pytest.approx(1.0)
+    assert "| object |" in capsys.readouterr().out
+
+
+def test_class_agnostic_is_refused_for_other_protocols(tmp_path, capsys):
+    argv = ["eval", "--dataset", "s3dis", "--data-root", str(tmp_path), "--split", "area5-val",
+            "--class-agnostic"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--class-agnostic scores the ScanNet protocol" in capsys.readouterr().err

@@ -354,3 +354,43 @@ def test_ground_truth_as_prediction_on_real_scan(scannet_scene_dir):
         else:
             assert np.isnan(r.ap[i]), r.class_names[i]
     assert r.mean_ap == r.mean_ap50 == r.mean_ap25 == 1.0
+
+
+# --- class-agnostic scoring ------------------------------------------------------------------
+
+
+def test_class_agnostic_ignores_the_class_of_a_matching_prediction():
+    """Chair A (0..199) predicted exactly but called "table" (0.9), the table predicted exactly
+    (0.8). By class: chair AP50 0 (no chair prediction); table, ascending scores: [0.8: p 1/2,
+    r 1], [0.9: p 0, r 0], then (p 1, r 0): AP = 1/2 (1 - 0) / 2 + 0 + 1 (0 - 0) / 2 = 0.25.
+    Class-agnostic: chairs A, B and the table are three objects; both predictions are true
+    positives and chair B is missed: [0.8: p 1, r 2/3], [0.9: p 1, r 1/3], (1, 0):
+    AP = (2/3 - 1/3) / 2 + (2/3 - 0) / 2 + (1/3 - 0) / 2 = 2/3."""
+    from occuseg_core.eval import evaluate_class_agnostic
+
+    items = [(mask((0, 200)), TABLE, 0.9), (mask((400, 600)), TABLE, 0.8)]
+    by_class = evaluate(*items)
+    assert chair(by_class, "ap50") == 0.0
+    table = by_class.class_names.index("table")
+    assert by_class.ap50[table] == pytest.approx(0.25)
+    agnostic = evaluate_class_agnostic({"s": predictions(*items)}, {"s": ground_truth()})
+    assert agnostic.class_names == ("object",) and agnostic.num_gt.tolist() == [3]
+    assert agnostic.mean_ap50 == pytest.approx(2 / 3)
+    assert agnostic.mean_ap25 == pytest.approx(2 / 3)
+
+
+def test_class_agnostic_keeps_objects_of_different_classes_apart():
+    """A chair and a table that share instance number 3 stay two objects; a prediction over
+    both (IoU 1/2 with each) matches neither at 0.5 (IoU must exceed it); wall predictions are
+    not scored."""
+    from occuseg_core.eval import evaluate_class_agnostic
+
+    gt = np.zeros(V, np.int64)
+    gt[0:200], gt[200:400], gt[600:800] = 5003, 7003, 1004
+    items = [(mask((0, 400)), CHAIR, 0.9), (mask((600, 800)), 1, 0.7)]
+    result = evaluate_class_agnostic({"s": predictions(*items)}, {"s": gt})
+    assert result.num_gt.tolist() == [2] and result.num_pred.tolist() == [1]
+    assert result.mean_ap50 == 0.0
+    assert result.mean_ap25 > 0  # at 0.25 it matches one of the two
+    exact = [(mask((0, 200)), TABLE, 0.9), (mask((200, 400)), CHAIR, 0.8)]
+    assert evaluate_class_agnostic({"s": predictions(*exact)}, {"s": gt}).mean_ap == 1.0
