@@ -3,11 +3,14 @@
 `generate_scene(seed)` draws a room (living room, office, bedroom, bathroom, kitchen or
 conference room), furnishes it from parts with deliberate hard cases (touching chair rows,
 tucked chairs, cabinets side by side, objects on tables and counters) and simulates a hand-held
-scan of it (visible surfaces only, scan density, holes, noise). See docs/DATASET.md.
+scan of it: `config.scanner` "surface" samples the visible surfaces directly (scan density,
+holes, noise); "tsdf" ray-casts RGB-D frames along a camera path and fuses them into a TSDF
+mesh, as ScanNet's scans were made. See docs/DATASET.md.
 
 Modules: `geometry` (parts, sampling, containment), `objects` (labelled objects, layout),
 `palette`, builders (`furniture`, `storage`, `bathroom`, `small`, `structure`), arrangement
-(`groups`, `placement`, `rooms`, `layout`) and `scan` (the scanner model).
+(`groups`, `placement`, `rooms`, `layout`), `scan` (the surface scanner) and `tsdf_scan`,
+`tsdf_camera` (the TSDF scanner).
 """
 
 from __future__ import annotations
@@ -59,13 +62,20 @@ def synthesize(
         The scene (see `generate_scene`) and its `RoomLayout`.
 
     Raises:
-        ValueError: negative or non-integer seed.
+        ValueError: negative or non-integer seed; a TSDF scan that meshed nothing.
+        ImportError: `config.scanner` is "tsdf" and open3d is not installed.
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
     rng = np.random.default_rng(int(seed))
     layout = build_layout(rng, config)
-    scene = scan_layout(layout, rng, config, name if name is not None else f"synth_{seed:06d}")
+    name = name if name is not None else f"synth_{seed:06d}"
+    if config.scanner == "tsdf":
+        from occuseg_core.data.synthetic.tsdf_scan import tsdf_scan_layout  # needs open3d
+
+        scene = tsdf_scan_layout(layout, rng, config, name)
+    else:
+        scene = scan_layout(layout, rng, config, name)
     return SyntheticScan(scene, layout)
 
 
@@ -83,5 +93,7 @@ def generate_scene(
         Scene with xyz (N, 3) float32 metres (room [0, W] x [0, L], floor z = 0, z up),
         colors (N, 3) float32 0..1, normals (N, 3) float32 unit, semantic (N,) int64 NYU40 ids
         (0 = unannotated) and instance (N,) int64 ids (> 0, unique per object; 0 = none).
+        The "tsdf" scanner returns a mesh: the points are its vertices and faces (M, 3) int64
+        are set; the "surface" scanner's scenes have no faces.
     """
     return synthesize(seed, config, name).scene

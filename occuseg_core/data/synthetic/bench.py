@@ -1,7 +1,7 @@
 """Benchmark and statistics of the generator: time per scene, voxels, instances, classes.
 
-Run `python -m occuseg_core.data.synthetic.bench [NUM_SCENES]` for the figures quoted in
-docs/DATASET.md (tests never assert timings).
+Run `python -m occuseg_core.data.synthetic.bench [NUM_SCENES [SCANNER]]` (SCANNER "surface",
+the default, or "tsdf") for the figures quoted in docs/DATASET.md (tests never assert timings).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _spread(values: list[int]) -> tuple[int, float, int]:
 
 def main(argv: list[str]) -> None:
     count = int(argv[0]) if argv else 100
-    stats = generation_stats(range(count))
+    scanner = argv[1] if len(argv) > 1 else "surface"
+    stats = generation_stats(range(count), SynthConfig(scanner=scanner))
     for key, value in stats.items():
         if key != "classes":
             print(f"{key}: {value}")

@@ -6,6 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 ROOM_TYPES = ("living_room", "office", "bedroom", "bathroom", "kitchen", "conference_room")
+SCANNERS = ("surface", "tsdf")
+TSDF_FIELDS = (
+    "scanner", "tsdf_frames_per_m2", "tsdf_voxel_m", "tsdf_truncation_m",
+    "tsdf_depth_noise_scale", "tsdf_max_depth_m", "tsdf_pose_noise_m", "tsdf_mesh_spacing_m",
+    "tsdf_label_distance_m",
+)  # fmt: skip
+"""Fields added with the TSDF scanner; left out of `to_dict` while they all keep their defaults
+(the surface scanner), so dataset.json files of surface datasets stay as they were."""
 
 
 def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
@@ -51,6 +59,25 @@ class SynthConfig:
             (table top, seat) were scanned.
         tall_top_hidden_prob: probability that the top of furniture taller than 1.6 m was not
             scanned.
+        scanner: "surface" (sample the visible faces directly, `scan.py`) or "tsdf" (ray-cast
+            depth frames along a hand-held camera path, fuse them into a TSDF and mesh it,
+            `tsdf_scan.py`). The `tsdf_*` knobs below apply to "tsdf" only; "tsdf" ignores
+            `point_spacing_m`, `structure_spacing_m`, `position_noise_m`, `normal_noise`,
+            `holes_per_m2`, `hole_radius_m`, `underside_visible_prob`, `tall_top_hidden_prob`
+            and `wall_scan_height_m` (visibility and density come from the camera and mesher).
+        tsdf_frames_per_m2: depth frames per m^2 of floor (at least 24 per room); 5 gives
+            80 frames for a 4 m x 4 m room.
+        tsdf_voxel_m: TSDF voxel size in metres (BundleFusion fuses ScanNet at ~1 cm).
+        tsdf_truncation_m: TSDF truncation distance in metres (>= 2 voxels).
+        tsdf_depth_noise_scale: multiplier on the axial depth noise std of Nguyen et al. 2012,
+            sigma(z) = 0.0012 + 0.0019 (z - 0.4)^2 metres (0: exact depth, still 1 mm steps).
+        tsdf_max_depth_m: depth readings beyond this range in metres are dropped.
+        tsdf_pose_noise_m: std of the smooth camera registration error in metres (rotation
+            error: the same number in radians per metre); 0 = perfect poses.
+        tsdf_mesh_spacing_m: target mean vertex spacing of the decimated mesh in metres
+            (ScanNet's `_vh_clean_2`: about 2.5-3 cm).
+        tsdf_label_distance_m: mesh vertices farther than this (metres) from every surface the
+            camera saw stay unannotated (0/0).
     """
 
     room_types: tuple[str, ...] = ROOM_TYPES
@@ -72,6 +99,15 @@ class SynthConfig:
     unannotated_clutter_prob: float = 0.3
     underside_visible_prob: float = 0.3
     tall_top_hidden_prob: float = 0.6
+    scanner: str = "surface"
+    tsdf_frames_per_m2: float = 5.0
+    tsdf_voxel_m: float = 0.01
+    tsdf_truncation_m: float = 0.04
+    tsdf_depth_noise_scale: float = 1.0
+    tsdf_max_depth_m: float = 4.0
+    tsdf_pose_noise_m: float = 0.004
+    tsdf_mesh_spacing_m: float = 0.025
+    tsdf_label_distance_m: float = 0.04
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "room_types", tuple(self.room_types))
@@ -94,14 +130,37 @@ class SynthConfig:
         for name in ("hard_case_prob", "unannotated_clutter_prob", "underside_visible_prob",
                      "tall_top_hidden_prob"):  # fmt: skip
             _check_prob(name, getattr(self, name))
+        self._check_tsdf()
+
+    def _check_tsdf(self) -> None:
+        if self.scanner not in SCANNERS:
+            raise ValueError(f"scanner must be one of {SCANNERS}; got {self.scanner!r}")
+        limits = {
+            "tsdf_frames_per_m2": (0.5, 100.0), "tsdf_voxel_m": (0.004, 0.05),
+            "tsdf_truncation_m": (2 * self.tsdf_voxel_m, 0.2), "tsdf_depth_noise_scale": (0, 10),
+            "tsdf_max_depth_m": (1.0, 10.0), "tsdf_pose_noise_m": (0.0, 0.05),
+            "tsdf_mesh_spacing_m": (self.tsdf_voxel_m, 0.1), "tsdf_label_distance_m": (0.005, 0.2),
+        }  # fmt: skip
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number; got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in [{low:g}, {high:g}]; got {value}")
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """A JSON-ready dict (tuples become lists); `TSDF_FIELDS` are left out while they all
+        keep their defaults."""
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        defaults = {f.name: f.default for f in fields(self)}
+        if all(values[k] == defaults[k] for k in TSDF_FIELDS):
+            values = {k: v for k, v in values.items() if k not in TSDF_FIELDS}
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> SynthConfig:
-        """Inverse of `to_dict`; unknown keys raise ValueError naming them."""
+        """Inverse of `to_dict`; missing keys take their defaults, unknown keys raise
+        ValueError naming them."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

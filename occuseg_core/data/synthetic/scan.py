@@ -227,12 +227,18 @@ def shade_colors(
     return np.clip(color, 0.0, 1.0).astype(np.float32)
 
 
-def point_labels(samples: SurfaceSamples, layout: RoomLayout) -> tuple[np.ndarray, np.ndarray]:
-    """(semantic, instance) int64 per point: NYU40 id and 1-based instance id of the object;
+def object_labels(layout: RoomLayout) -> tuple[np.ndarray, np.ndarray]:
+    """(semantic, instance) int64 per layout object: NYU40 id and 1-based instance id;
     unannotated objects give 0/0. Instance ids follow layout order over annotated objects."""
     semantic_of = np.array([o.semantic for o in layout.objects], dtype=np.int64)
     annotated = semantic_of != UNANNOTATED
     instance_of = np.where(annotated, np.cumsum(annotated), 0).astype(np.int64)
+    return semantic_of, instance_of
+
+
+def point_labels(samples: SurfaceSamples, layout: RoomLayout) -> tuple[np.ndarray, np.ndarray]:
+    """(semantic, instance) int64 per point: the labels of its object (`object_labels`)."""
+    semantic_of, instance_of = object_labels(layout)
     return semantic_of[samples.obj], instance_of[samples.obj]
 
 
