@@ -10,6 +10,7 @@ from occuseg_core.config import HeadsConfig, ModelConfig, UNetConfig, config_fro
 from occuseg_core.data.collate import collate
 from occuseg_core.data.voxelize import voxelize
 from occuseg_core.errors import OccusegError
+from occuseg_core.losses import InstanceTargets, occupancy_loss
 from occuseg_core.model import OccuSegNet
 from occuseg_core.nn.density import occupied_neighbour_counts, scene_log_density
 from occuseg_core.nn.heads import OccuSegHeads
@@ -180,6 +181,59 @@ def test_model_feeds_the_counts_and_learns_the_gain(rng):
     model(batch).log_occupancy.sum().backward()
     assert model.heads.density_gain.grad is not None
     torch.testing.assert_close(model.heads.density_gain.grad, expected.sum())
+
+
+def _one_patch_per_scene(rng, points_per_scene: tuple[int, ...]):
+    """A batch of scenes, each one flat 0.5 x 0.5 m object at 5 cm voxels sampled with the given
+    number of points, and targets in which every voxel of a scene is its one instance."""
+    grids = []
+    for count in points_per_scene:
+        xyz = np.c_[rng.uniform(0, 0.5, (count, 2)), np.zeros(count)].astype(np.float32)
+        grids.append(voxelize(Scene(xyz, np.full((count, 3), 0.5)), 0.05))
+    batch = collate(grids)
+    targets = InstanceTargets.from_labels(
+        batch.positions_m, batch.voxel_scene, torch.ones_like(batch.voxel_scene),
+        torch.zeros_like(batch.voxel_scene),
+    )  # fmt: skip
+    return batch, targets
+
+
+def test_the_gain_grows_when_denser_scans_hold_bigger_instances(rng):
+    """The same object scanned densely (2000 points: all 100 cells, 7.8 occupied neighbours
+    on average) and sparsely (40 points: 34 cells, 3.1 neighbours): the dense scan's instance has
+    more voxels, N_d > N_s, and a higher scene log density, d_d > d_s. The occupancy head's last
+    layer is fixed to predict m = (log N_d + log N_s) / 2 everywhere and the reference is
+    (d_d + d_s) / 2, so o = m + g (d - reference) hits both log counts at g* = (log N_d -
+    log N_s) / (d_d - d_s) > 0, and for g < g* dL_o/dg = -(d_d - d_s) / 2 (each scene's
+    |error| weighs 1/2). Gradient descent on L_o alone must raise the gain from 0 to g*: a step
+    of g*/20 per iteration reaches it in 20 and then stays within one step of it."""
+    config = ModelConfig(unet=UNetConfig(widths=(8, 16), blocks_per_level=1),
+                         heads=HeadsConfig(occupancy_density=True), norm="scene")  # fmt: skip
+    torch.manual_seed(0)
+    model = OccuSegNet.from_config(config)
+    batch, targets = _one_patch_per_scene(rng, (2000, 40))
+    log_size = targets.instance_num_voxels.float().log()  # [dense, sparse]
+    density = scene_log_density(batch.coords)[[0, -1]]
+    assert log_size[0] > log_size[1] + 0.5 and density[0] > density[1] + 0.5
+    with torch.no_grad():
+        model.heads.occupancy[-1].weight.zero_()
+        model.heads.occupancy[-1].bias.fill_(float(log_size.mean()))
+    model.heads.density_reference = float(density.mean())
+    slope = float(density[0] - density[1]) / 2  # |dL_o/dg| on either side of g*
+    best_gain = float(log_size[0] - log_size[1]) / (2 * slope)  # about 1.06 here
+    step = best_gain / 20
+    optimizer = torch.optim.SGD([model.heads.density_gain], lr=step / slope)
+    gains, losses = [], []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = occupancy_loss(model(batch).log_occupancy, targets)
+        loss.backward()
+        optimizer.step()
+        gains.append(float(model.heads.density_gain))
+        losses.append(float(loss))
+    assert gains[0] == pytest.approx(step), "the first step must raise the gain by lr * slope"
+    assert gains[-1] == pytest.approx(best_gain, abs=1.01 * step)
+    assert losses[-1] < 0.1 * losses[0]
 
 
 def test_scene_log_density_is_the_mean_log_count_of_each_scene():

@@ -212,6 +212,23 @@ def test_merged_prediction_at_quarter_iou():
     assert chair(r, "ap25") == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("kept", [100, 101])
+def test_a_part_of_an_object_at_exactly_half_iou_is_no_match_at_half(kept):
+    """Chair A predicted by its first `kept` vertices (0.9), chair B exactly (0.8). kept 100:
+    IoU 100/200 = 0.5, not above 0.5, so at 0.5 it is a FP (none of it void) and A is missed:
+    [0.8: tp 1 fp 1 -> (1/2, 1/2)], [0.9: tp 0 fp 1 -> (0, 0)], then (1, 0); recall padded
+    [1/2, 1/2, 0, 0, 0]: AP50 = 1/2 (1/2 - 0) / 2 + 0 + 1 (0 - 0) / 2 = 1/8 (a match would
+    give 1). At 0.55..0.9 the same 1/8; at 0.25 it matches: AP25 = 1. kept 101: IoU 0.505
+    > 0.5 matches at 0.5: AP50 = 1, 0.55..0.9 still 1/8, so AP = (1 + 8/8) / 9 = 2/9."""
+    r = evaluate((mask((0, kept)), CHAIR, 0.9), (mask((200, 400)), CHAIR, 0.8))
+    ap = r.ap_per_threshold[r.class_names.index("chair")]
+    at_half = 1.0 if kept > 100 else 1 / 8
+    assert ap[0] == pytest.approx(at_half, abs=1e-12)
+    np.testing.assert_allclose(ap[1:9], 1 / 8, rtol=0, atol=1e-12)
+    assert ap[9] == 1.0
+    assert chair(r) == pytest.approx((at_half + 1) / 9, abs=1e-12)
+
+
 def test_quarter_iou_depends_on_gt_id_order_as_in_the_official_script():
     """Prediction P1 = A + 150 vertices of B (IoU .571 with A, 150/400 = .375 with B), score 0.9;
     P2 = B, score 0.5. Gt visited in ascending id order, each takes the first unused match:

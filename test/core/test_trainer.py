@@ -7,11 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from occuseg_core import Scene
-from occuseg_core.config import AugmentConfig, ModelConfig, OccuSegConfig, TrainConfig, UNetConfig
+from occuseg_core import Scene, losses
+from occuseg_core.config import (
+    AugmentConfig,
+    LossWeights,
+    ModelConfig,
+    OccuSegConfig,
+    TrainConfig,
+    UNetConfig,
+)
 from occuseg_core.engine import checkpoint as checkpoint_module
+from occuseg_core.engine.batches import iterate_epoch
 from occuseg_core.engine.checkpoint import load_checkpoint, save_checkpoint
 from occuseg_core.engine.trainer import Trainer, lr_factor
+from occuseg_core.engine.validate import batch_targets
 from occuseg_core.errors import OccusegError
 
 
@@ -154,3 +163,72 @@ def test_time_limit_stops_training(tmp_path):
     trainer.fit(echo=lambda _: None)
     assert trainer.state.epoch == 1 and trainer.state.step == 1
     assert (tmp_path / "t" / "checkpoints" / "last.pt").is_file()
+
+
+def _term_gradients(model, batch) -> dict[str, list[torch.Tensor]]:
+    """d L_k / d parameters of each loss term k, computed from occuseg_core.losses' separate
+    term functions (not `occuseg_losses`, whose weighting is what is under test)."""
+    out, targets = model(batch), batch_targets(batch)
+    terms = {
+        "loss_sem": losses.semantic_loss(out.semantic_logits, targets.semantic_target),
+        "loss_sp": losses.spatial_loss(out.spatial_embedding, targets),
+        **losses.feature_losses(out.feature_embedding, targets),
+        "loss_cov": losses.covariance_loss(
+            out.feature_embedding, out.spatial_embedding, out.sigma, targets
+        ),
+        "loss_occ": losses.occupancy_loss(out.log_occupancy, targets),
+    }
+    assert set(terms) == set(losses.LOSS_NAMES)
+    params = list(model.parameters())
+    gradients = {}
+    for name, term in terms.items():
+        grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+        gradients[name] = [torch.zeros_like(p) if g is None else g for p, g in zip(
+            params, grads, strict=True)]  # fmt: skip
+    return gradients
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [{"loss_occ": 0.0, "loss_sem": 2.0, "loss_dist": 0.0},
+     {"loss_occ": 2.0, "loss_sem": 0.0, "loss_cov": 0.5, "loss_sp": 3.0}],
+)  # fmt: skip
+def test_training_step_applies_the_configured_loss_weights(tmp_path, monkeypatch, weights):
+    """The step backpropagates sum_k w_k L_k with the config's `train.loss_weights` w (missing
+    ones 1): its gradient is that weighted sum of the separate terms' gradients, computed by
+    hand on the same batch and weights. Only L_c reaches the semantic head and only L_o the
+    occupancy head, so there a weight of 0 leaves exactly no gradient and 2 doubles it. The
+    optimiser step is disabled and clipping set out of reach, so `.grad` is the raw gradient."""
+    config = tiny_config(loss_weights=LossWeights(**weights), grad_clip_norm=1e12)
+    trainer = Trainer(config, [two_boxes_scene(i) for i in range(2)], [], tmp_path,
+                      progress=False)  # fmt: skip
+    monkeypatch.setattr(trainer.optimizer, "step", lambda *args, **kwargs: None)
+    batch = next(iter(iterate_epoch(trainer.loader, 0, 0)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # both backward passes then sum in the same order
+    try:
+        trainer.model.train()
+        values = trainer._train_step(batch)
+        got = [p.grad.clone() for p in trainer.model.parameters()]
+        by_term = _term_gradients(trainer.model, batch)
+    finally:
+        torch.set_num_threads(threads)
+    w = {name: weights.get(name, 1.0) for name in losses.LOSS_NAMES}
+    assert values["loss"] == pytest.approx(sum(w[k] * values[k] for k in w), rel=1e-6)
+    assert values["loss_occ"] > 0 and values["loss_sem"] > 0
+    names = [name for name, _ in trainer.model.named_parameters()]
+    for i, name in enumerate(names):
+        want = sum(w[k] * by_term[k][i] for k in w)
+        _assert_gradient_close(got[i], want, name)
+    for head, term in (("heads.semantic.", "loss_sem"), ("heads.occupancy.", "loss_occ")):
+        rows = [i for i, name in enumerate(names) if name.startswith(head)]
+        assert rows and any(by_term[term][i].abs().max() > 0 for i in rows)
+        for i in rows:
+            _assert_gradient_close(got[i], w[term] * by_term[term][i], f"{names[i]} (w * d{term})")
+
+
+def _assert_gradient_close(got: torch.Tensor, want: torch.Tensor, name: str) -> None:
+    """Equal up to float summation order: within 1e-4 of the gradient's largest element."""
+    scale = float(want.abs().max()) + 1e-12
+    torch.testing.assert_close(got, want, rtol=0.0, atol=1e-4 * scale,
+                               msg=lambda message: f"gradient of {name}: {message}")  # fmt: skip
