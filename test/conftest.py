@@ -36,6 +36,18 @@ def scannet_scene_dir() -> Path:
     return SCANNET_SCENE_DIR
 
 
+@pytest.fixture(scope="session")
+def scannet_rooms_dir() -> Path:
+    """Folder of the 17 real ScanNet scans in the votenet layout (CI has it; elsewhere skips)."""
+    root = shared_dir() / "data" / "scannet_rooms"
+    if not (root / "val.txt").is_file():
+        pytest.skip(
+            f"real rooms not found at {root} (they live in ../shared, which CI provides; set"
+            " OCCUSEG_SHARED_DIR to point elsewhere)"
+        )
+    return root
+
+
 def pytest_collection_modifyitems(config, items):
     try:
         import torch

@@ -3,11 +3,11 @@ official script), S3DIS mPrec/mRec + AP50, SceneNN AP50, semantic mIoU, the occu
 eq. 11 / Fig. 4, and the ScanNet submission file format. Pure numpy; the CLI and the trainer
 only call these functions."""
 
+from occuseg_core.eval.class_agnostic import evaluate_class_agnostic
 from occuseg_core.eval.instance_ap import (
     SCANNET_IOU_THRESHOLDS,
     ScanNetInstanceResult,
     average_precision,
-    evaluate_class_agnostic,
     evaluate_instances,
     evaluate_scannet,
 )

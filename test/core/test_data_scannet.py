@@ -349,13 +349,9 @@ def test_prepare_reads_the_votenet_layout(tmp_path: Path) -> None:
     assert SceneDataset(out, "train").scene_names == ("scene0001_00",)
 
 
-def test_real_rooms_read_in_the_votenet_layout() -> None:
+def test_real_rooms_read_in_the_votenet_layout(scannet_rooms_dir) -> None:
     """../shared/data/scannet_rooms: 11 training and 6 validation scans of 50,000 points."""
-    from conftest import shared_dir
-
-    root = shared_dir() / "data" / "scannet_rooms"
-    if not (root / "val.txt").is_file():
-        pytest.skip(f"real rooms not found at {root} (../shared, which CI provides)")
+    root = scannet_rooms_dir
     val = ScanNetScans(root, "val")
     assert len(ScanNetScans(root, "train")) == 11 and len(val) == 6
     scene = val[0]
