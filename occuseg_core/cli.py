@@ -1,7 +1,9 @@
 """The `occuseg` command: one subcommand per module in `occuseg_core.commands`.
 
 Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Modules are imported only when their subcommand runs, so `occuseg synth` never loads torch.
+Modules are imported only when their subcommand runs, so `occuseg synth` never loads torch;
+`occuseg --help` reads each module's `HELP` from its source instead. Option help shows the
+option's default.
 A user error (bad input, missing or corrupt file: `OccusegError`, `ValueError`, `OSError`) is
 printed as one line on stderr with exit code 2; set OCCUSEG_DEBUG=1 to get the traceback instead.
 """
@@ -9,10 +11,12 @@ printed as one line on stderr with exit code 2; set OCCUSEG_DEBUG=1 to get the t
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 from occuseg_core.errors import OccusegError
 
@@ -35,6 +39,32 @@ def _available_commands() -> dict[str, str]:
     return {name: mod for name, mod in COMMANDS.items() if importlib.util.find_spec(mod)}
 
 
+def module_help(module_name: str) -> str:
+    """A command module's `HELP` line, read from its source without importing it.
+
+    Returns:
+        The string assigned to `HELP` at the module's top level ("" if there is none).
+    """
+    source = Path(importlib.util.find_spec(module_name).origin).read_text()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "HELP" for t in targets):
+            return ast.literal_eval(node.value)
+    return ""
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help, unless it has no default worth showing
+    (None, False) or its help already speaks of the default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unshown = action.default is None or action.default is False
+        if not action.option_strings or unshown or action.default == argparse.SUPPRESS:
+            return text
+        return text if "default" in text else f"{text} (default: %(default)s)"
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="occuseg", description="Occupancy-aware 3D instance segmentation (OccuSeg)."
@@ -44,11 +74,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     for name, module_name in _available_commands().items():
         if name == wanted:
             module = importlib.import_module(module_name)
-            sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+            sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
+                                        formatter_class=DefaultsHelpFormatter)  # fmt: skip
             module.add_arguments(sub)
             sub.set_defaults(_run=module.run)
         else:  # listed in --help without importing the module
-            subparsers.add_parser(name, help=f"see `occuseg {name} --help`")
+            subparsers.add_parser(name, help=module_help(module_name))
     return parser
 
 

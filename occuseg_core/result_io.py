@@ -1,6 +1,7 @@
 """Writing a segmentation result: coloured PLY, per-point labels, JSON summary, ScanNet layout.
 
-Files for a scene named S (made file-name safe by `file_stem`) in an output folder:
+Files for a scene written under the name S (by default its scene name made file-name safe by
+`file_stem`; `occuseg segment` passes the input file's name) in an output folder:
     S_instances.ply         points coloured by instance, with instance_id, semantic_id, score
     S_instance_ids.npy      (N,) int64 instance id per input point, -1 = none
     S_semantic_ids.npy      (N,) int64 dataset class id per input point
@@ -52,21 +53,23 @@ def write_result(
     scene: Scene,
     result: SegmentationResult,
     input_path: str | Path | None = None,
+    name: str | None = None,
 ) -> list[Path]:
     """Writes every output file of one scene into `out_dir` (see module docstring).
 
     Args:
         out_dir: output folder (created if needed).
-        scene: the segmented scene (its name names the files).
+        scene: the segmented scene.
         result: what `Segmenter.segment(scene)` returned.
         input_path: the scan the scene was read from, recorded in the JSON summary.
+        name: the files' name S (made file-name safe); default: the scene's name.
 
     Returns:
         The paths written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = file_stem(scene.name)
+    name = file_stem(scene.name if name is None else name)
     ply = out_dir / f"{name}_instances.ply"
     write_ply(
         ply,

@@ -1,9 +1,10 @@
 """Offline segmentation of ROS 2 MCAP bags: the segment_node pipeline without DDS.
 
-Reads PointCloud2 messages of one topic with the `mcap` library, deserializes them with rclpy
-(no ROS graph, no DDS), runs `CloudPipeline`, and writes `<topic>/instances/points`,
-`.../instances/markers` and `.../instances` as CDR messages with `ros2msg` schemas, so
-Foxglove and `ros2 bag play` read the result. The schemas are assembled from the installed
+Reads PointCloud2 messages of one topic with the `mcap` library (`occuseg_ros.bag_input`:
+checks, damaged bags), deserializes them with rclpy (no ROS graph, no DDS), runs
+`CloudPipeline`, and writes `<topic>/instances/points`, `<topic>/instances/markers` and
+`<topic>/instances` as CDR messages (padding zeroed: `occuseg_ros.cdr`) with `ros2msg` schemas,
+so Foxglove and `ros2 bag play` read the result. The schemas are assembled from the installed
 .msg files of each package (share/<package>/msg/<Type>.msg).
 """
 
@@ -15,12 +16,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mcap.reader import make_reader
 from mcap.writer import Writer
-from rclpy.serialization import deserialize_message, serialize_message
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import PointCloud2
 
 from occuseg_core.errors import OccusegError
+from occuseg_ros.bag_input import BagContents, iter_topic, open_topic
+from occuseg_ros.cdr import serialize_zeroed
 from occuseg_ros.pipeline import CloudPipeline
 from occuseg_ros.pointcloud import CloudError
 
@@ -83,52 +85,72 @@ def _dependencies(text: str, package: str) -> list[str]:
 
 
 def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline,
-                *, progress: Callable[[str], None] = print) -> dict[str, int]:  # fmt: skip
+                *, progress: Callable[[str], None] = print,
+                salvage: bool = False) -> dict[str, int]:  # fmt: skip
     """Segments every PointCloud2 on `topic` of an MCAP bag into a new MCAP bag.
+
+    The input is checked before anything is written (see `open_topic`), and the output is
+    written to a hidden temporary file beside `out_path` that replaces it only when the run
+    succeeds: a failed or interrupted run leaves an existing `out_path` as it was and creates
+    no file. Messages are written with zeroed CDR padding, so two runs give identical bytes.
+
+    Args:
+        in_path: the input MCAP bag.
+        out_path: the output bag (its folder must exist).
+        topic: the PointCloud2 topic; "points" stands for "/points".
+        pipeline: what segments each cloud.
+        progress: called with one line per cloud.
+        salvage: segment the readable part of a truncated or damaged bag instead of refusing.
 
     Returns:
         Counts: clouds read, segmented, skipped (malformed).
 
     Raises:
-        OccusegError: unreadable input, topic absent or not PointCloud2.
+        OccusegError: see `open_topic`; no message of the topic could be read; the bag is
+            damaged where the check found it sound.
     """
+    contents, topic = open_topic(in_path, topic, salvage=salvage)
+    out = Path(out_path)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as sink:
+            counts = _write_segmented(contents, topic, pipeline, sink, progress)
+        if not counts["read"]:
+            raise OccusegError(f"{in_path}: no message on {topic} could be read; nothing written")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return counts
+
+
+def _write_segmented(contents: BagContents, topic: str, pipeline: CloudPipeline, sink,
+                     progress: Callable[[str], None]) -> dict[str, int]:  # fmt: skip
     counts = {"read": 0, "segmented": 0, "skipped": 0}
-    with open(in_path, "rb") as source, open(out_path, "wb") as sink:
-        reader = make_reader(source)
-        channels = [c for c in reader.get_summary().channels.values() if c.topic == topic] \
-            if reader.get_summary() else []  # fmt: skip
-        if not channels:
-            raise OccusegError(f"{in_path}: no topic {topic!r} in the bag")
-        writer = Writer(sink)
-        writer.start(profile="ros2", library="occuseg bag")
-        out_channels = {}
-        for suffix, type_name in OUTPUT_TYPES.items():
-            schema = writer.register_schema(name=type_name, encoding="ros2msg",
-                                            data=ros2msg_schema(type_name).encode())  # fmt: skip
-            out_channels[suffix] = writer.register_channel(
-                topic=f"{topic.rstrip('/')}/{suffix}", message_encoding="cdr", schema_id=schema
-            )
-        for schema, _, message in reader.iter_messages(topics=[topic]):
-            if schema is not None and schema.name not in (
-                "sensor_msgs/msg/PointCloud2",
-                "sensor_msgs/PointCloud2",
-            ):
-                raise OccusegError(f"topic {topic!r} carries {schema.name}, not PointCloud2")
-            counts["read"] += 1
-            try:
-                outputs = pipeline.process(deserialize_message(message.data, PointCloud2))
-            except CloudError as error:
-                counts["skipped"] += 1
-                progress(f"cloud {counts['read']} skipped: {error}")
-                continue
-            for suffix, msg in [("instances/points", outputs.cloud),
-                                ("instances/markers", outputs.markers),
-                                ("instances", outputs.instances)]:  # fmt: skip
-                if msg is not None:
-                    writer.add_message(out_channels[suffix], log_time=message.log_time,
-                                       publish_time=message.publish_time,
-                                       data=serialize_message(msg))  # fmt: skip
-            counts["segmented"] += 1
-            progress(f"cloud {counts['read']}: {len(outputs.labelled.instances)} instances")
-        writer.finish()
+    writer = Writer(sink)
+    writer.start(profile="ros2", library="occuseg bag")
+    out_channels = {}
+    for suffix, type_name in OUTPUT_TYPES.items():
+        schema = writer.register_schema(name=type_name, encoding="ros2msg",
+                                        data=ros2msg_schema(type_name).encode())  # fmt: skip
+        out_channels[suffix] = writer.register_channel(
+            topic=f"{topic.rstrip('/')}/{suffix}", message_encoding="cdr", schema_id=schema
+        )
+    for message in iter_topic(contents, topic):
+        counts["read"] += 1
+        try:
+            outputs = pipeline.process(deserialize_message(message.data, PointCloud2))
+        except CloudError as error:
+            counts["skipped"] += 1
+            progress(f"cloud {counts['read']} skipped: {error}")
+            continue
+        for suffix, msg in [("instances/points", outputs.cloud),
+                            ("instances/markers", outputs.markers),
+                            ("instances", outputs.instances)]:  # fmt: skip
+            if msg is not None:
+                writer.add_message(out_channels[suffix], log_time=message.log_time,
+                                   publish_time=message.publish_time,
+                                   data=serialize_zeroed(msg))  # fmt: skip
+        counts["segmented"] += 1
+        progress(f"cloud {counts['read']}: {len(outputs.labelled.instances)} instances")
+    writer.finish()
     return counts

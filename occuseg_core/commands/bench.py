@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from occuseg_core.commands import CHECKPOINT_HELP
 from occuseg_core.errors import OccusegError
 
 HELP = "time every stage of the pipeline on given scans (median over repeats), JSON + table"
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="split of --dataset (default val)")
     parser.add_argument("--max-scenes", type=int, help="bench at most this many dataset scenes")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per scene (median)")
-    parser.add_argument("--checkpoint", help="checkpoint (default: the bundled model)")
+    parser.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     parser.add_argument(
         "--random-init",
         action="store_true",
@@ -92,11 +93,13 @@ def bench_scene(segmenter, scene, repeat: int) -> dict:
 
 
 def format_table(rows: list[dict]) -> str:
+    """The rows as a markdown table; stage times in milliseconds (the JSON keeps seconds)."""
     columns = ["scene", "points", "instances", *(f"{s}_s" for s in STAGES), "peak_rss_mb"]
-    lines = [" | ".join(columns), " | ".join("---" for _ in columns)]
+    header = [f"{c[:-2]} ms" if c.endswith("_s") else c for c in columns]
+    lines = [" | ".join(header), " | ".join("---" for _ in columns)]
     for row in rows:
         cells = [
-            f"{row[c] * 1e3:.0f} ms"
+            f"{row[c] * 1e3:.0f}"
             if c.endswith("_s")
             else (f"{row[c]:.0f}" if isinstance(row[c], float) else str(row[c]))
             for c in columns

@@ -4,6 +4,7 @@ per-class AP table (Tables 1/2, 3 or 4 by dataset), Table 5 (mean per-scan stage
 Table 6 (`--ablation all`), semantic mIoU, and Fig. 4 (`--fig4 PNG`: the CDF of the occupancy
 relative error R_c, eq. 11). `--method euclidean` runs the geometric baseline over the split
 instead (ScanNet protocol datasets only): its class-agnostic AP table and stage times.
+`--dataset ... --write-gt DIR` writes a split's ground truth as a `--gt` folder instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from occuseg_core.commands import CHECKPOINT_HELP
 from occuseg_core.errors import OccusegError
 
 HELP = "evaluate: a ScanNet submission (--pred/--gt) or a checkpoint on a dataset split"
@@ -27,13 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pred",
         type=Path,
         metavar="DIR",
-        help="submission folder: <scene>.txt files + mask subfolder",
+        help="submission folder: <scene>.txt files + mask subfolder; `occuseg segment --out"
+        " OUT` writes one to OUT/scannet",
     )
     files.add_argument(
         "--gt",
         type=Path,
         metavar="DIR",
-        help="ground-truth folder: <scene>.txt, one nyu40*1000+instance per vertex",
+        help="ground-truth folder: <scene>.txt, one nyu40*1000+instance per vertex (ScanNet's"
+        " evaluation format; `--dataset D --data-root R --split S --write-gt DIR` writes one)",
     )
     files.add_argument(
         "--missing",
@@ -65,7 +69,7 @@ def _add_dataset_arguments(model: argparse._ArgumentGroup) -> None:
         help="occuseg: the trained model (default); euclidean: the geometric baseline (RANSAC"
         " plane removal + Euclidean clustering), scored class-agnostically",
     )
-    model.add_argument("--checkpoint", type=Path, metavar="C", help="default: the bundled model")
+    model.add_argument("--checkpoint", metavar="C", help=CHECKPOINT_HELP)
     model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
     model.add_argument(
@@ -88,6 +92,13 @@ def _add_dataset_arguments(model: argparse._ArgumentGroup) -> None:
         metavar="PNG",
         help="write the occupancy relative-error CDF (paper Fig. 4)",
     )
+    model.add_argument(
+        "--write-gt",
+        type=Path,
+        metavar="DIR",
+        help="write the split's ground truth as a --gt folder (<scene>.txt per scene; scannet"
+        " and synthetic) and stop: no model runs",
+    )
 
 
 def _check_mode(args: argparse.Namespace) -> None:
@@ -97,13 +108,13 @@ def _check_mode(args: argparse.Namespace) -> None:
     if args.dataset is None and (args.pred is None or args.gt is None):
         raise OccusegError("give --pred DIR and --gt DIR (or --dataset NAME ...)")
     dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation,
-                    args.max_scenes, args.keep_points)  # fmt: skip
+                    args.max_scenes, args.keep_points, args.write_gt)  # fmt: skip
     if args.dataset is None and (
         any(v is not None for v in dataset_only) or args.method != "occuseg"
     ):
         raise OccusegError(
-            "--data-root, --split, --method, --checkpoint, --ablation, --fig4, --max-scenes and"
-            " --keep-points need --dataset"
+            "--data-root, --split, --method, --checkpoint, --ablation, --fig4, --max-scenes,"
+            " --write-gt and --keep-points need --dataset"
         )
 
 
@@ -117,13 +128,45 @@ def _run_dataset(args: argparse.Namespace) -> int:
     ]
     if absent:
         raise OccusegError(f"--dataset {args.dataset} needs {', '.join(absent)}")
+    if args.write_gt is not None:
+        return _write_ground_truth(args)
     if args.method == "euclidean":
         return run_euclidean_evaluation(args)
     return run_dataset_evaluation(args)
 
 
+def _write_ground_truth(args: argparse.Namespace) -> int:
+    """`--write-gt DIR`: the split's labels as ScanNet ground-truth files, DIR/<scene>.txt."""
+    from occuseg_core.data.readers import make_reader
+    from occuseg_core.eval import encode_ground_truth
+    from occuseg_core.eval.report import write_text_atomic
+
+    if args.dataset not in ("scannet", "synthetic"):
+        raise OccusegError(f"--write-gt writes ScanNet's format: scannet or synthetic, not"
+                           f" {args.dataset} (it has its own metric)")  # fmt: skip
+    given = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4,
+             "--keep-points": args.keep_points}  # fmt: skip
+    refused = [flag for flag, value in given.items() if value is not None]
+    refused += [] if args.method == "occuseg" else ["--method"]
+    if refused:
+        raise OccusegError(f"{', '.join(refused)} cannot be used with --write-gt (no model runs)")
+    scenes = make_reader(args.dataset, args.data_root, args.split)
+    if args.max_scenes is not None:
+        scenes = scenes.head(args.max_scenes)
+    args.write_gt.mkdir(parents=True, exist_ok=True)
+    for index in range(len(scenes)):
+        scene = scenes[index]
+        if scene.semantic is None or scene.instance is None:
+            raise OccusegError(f"{args.dataset} {args.split}: scene {scene.name} has no labels")
+        ids = encode_ground_truth(scene.semantic, scene.instance)
+        write_text_atomic(args.write_gt / f"{scene.name}.txt", "\n".join(map(str, ids)) + "\n")
+    print(f"wrote {len(scenes)} ground-truth files to {args.write_gt}; score a submission with"
+          f" `occuseg eval --pred OUT/scannet --gt {args.write_gt}`")  # fmt: skip
+    return 0
+
+
 def _run_submission(args: argparse.Namespace) -> int:
-    from occuseg_core.eval.instance_ap import evaluate_class_agnostic, evaluate_scannet
+    from occuseg_core.eval import evaluate_class_agnostic, evaluate_scannet
     from occuseg_core.eval.report import write_text_atomic
     from occuseg_core.eval.scannet_submission import read_scannet_submission
 

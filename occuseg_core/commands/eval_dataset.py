@@ -219,10 +219,7 @@ def run_dataset_evaluation(args: argparse.Namespace) -> int:
     timings = evaluation.mean_timings_s()
     thinned = "" if args.keep_points is None else f", {args.keep_points:g} of the points kept"
     thinned += ", class-agnostic (every object one class)" if agnostic else ""
-    print(
-        f"{args.dataset} {args.split}: {len(scenes)} scenes{thinned}, checkpoint"
-        f" {args.checkpoint or 'bundled'}\n"
-    )
+    print(f"{args.dataset} {args.split}: {len(scenes)} scenes{thinned}, {segmenter.model_label}\n")
     print(results[ablations[0]].to_markdown())
     print(
         f"\nsemantic: mIoU {100 * semantic.mean_iou:.1f}, accuracy {100 * semantic.accuracy:.1f}"

@@ -2,7 +2,8 @@
 
 Mesh mode reproduces ScanNet's segmentator (`segment_mesh`): `segIndices` holds, for every
 vertex, the index of the vertex representing its segment, and the default output name is
-ScanNet's `<input without suffix>.<kThresh with 6 decimals>.segs.json`. Point mode (clouds
+ScanNet's `<input without suffix>.<kThresh with 6 decimals>.segs.json`, written in the working
+directory (not beside the input, which is often a dataset folder). Point mode (clouds
 without faces) voxelizes the points, runs `segment_voxels` and gives every point the
 supervoxel id (0..K-1) of its voxel.
 """
@@ -20,7 +21,7 @@ import numpy as np
 
 from occuseg_core.errors import OccusegError
 
-HELP = "Supervoxels of a mesh or point cloud, written as ScanNet segs.json (segIndices)."
+HELP = "supervoxels of a mesh or point cloud, written as ScanNet segs.json (segIndices)"
 
 _SCANNET_ID = re.compile(r"scene\d{4}_\d{2}")
 
@@ -31,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         metavar="FILE",
-        help="output .segs.json (default: ScanNet's name, <input>.<kthresh>.segs.json)",
+        help="output .segs.json (default: ScanNet's name <input name>.<kthresh>.segs.json in the"
+        " working directory)",
     )
     parser.add_argument(
         "--kthresh",
@@ -123,8 +125,9 @@ def _segment_points(scene, args: argparse.Namespace) -> tuple[np.ndarray, dict]:
 
 
 def default_output_path(input_path: Path, k_thresh: float) -> Path:
-    """ScanNet's output name: `a/scan.ply` -> `a/scan.0.010000.segs.json` for k = 0.01."""
-    return input_path.with_name(f"{input_path.stem}.{k_thresh:.6f}.segs.json")
+    """ScanNet's output name in the working directory: `a/scan.ply` -> `scan.0.010000.segs.json`
+    for k = 0.01."""
+    return Path(f"{input_path.stem}.{k_thresh:.6f}.segs.json")
 
 
 def scene_id_from_name(name: str) -> str:

@@ -156,17 +156,27 @@ def _axis_alignment(folder: Path, scene_name: str) -> np.ndarray | None:
     return matrix.astype(np.float64)
 
 
-def _sibling_mesh_faces(folder: Path, scene_name: str, n: int) -> np.ndarray | None:
-    """Faces of the scan's own mesh beside the export, if one with n vertices exists."""
+def find_export_mesh(vertices_path: str | Path, n: int) -> tuple[Path, np.ndarray] | None:
+    """The scan's own mesh beside an export, as `read_scannet_export` attaches its faces.
+
+    Args:
+        vertices_path: the export's vertex file (`<scene>_vert_all.npy` or `<scene>_vert.npy`).
+        n: its number of vertices.
+
+    Returns:
+        (the mesh file, its (F, 3) faces) for the first of `<scene>_vh_clean_2.ply`,
+        `<scene>_vh_clean_2.labels*.ply` (sorted) that exists with n vertices and faces; else None.
+    """
     from occuseg_core.io.ply import read_ply
 
+    folder, scene_name = Path(vertices_path).parent, export_scene_name(vertices_path)
     candidates = [folder / f"{scene_name}_vh_clean_2.ply"]
     candidates += sorted(folder.glob(f"{scene_name}_vh_clean_2.labels*.ply"))
     for mesh_path in candidates:
         if mesh_path.is_file():
             mesh = read_ply(mesh_path)
             if mesh.num_points == n and mesh.faces is not None:
-                return mesh.faces
+                return mesh_path, mesh.faces
     return None
 
 
@@ -178,7 +188,8 @@ def read_scannet_export(path: str | Path, *, with_mesh_faces: bool = True) -> Sc
             such file; the label files (and an mmdetection3d axis alignment) beside it are read
             when present.
         with_mesh_faces: attach the faces of `<scene>_vh_clean_2[.labels*].ply` when present
-            and it has the same number of vertices (see the module docstring).
+            and it has the same number of vertices (see the module docstring and
+            `find_export_mesh`, which says which file that was).
 
     Returns:
         Scene named `<scene>` with axis-aligned xyz, colours / 255 and, when the files exist,
@@ -207,11 +218,11 @@ def read_scannet_export(path: str | Path, *, with_mesh_faces: bool = True) -> Sc
     matrix = _axis_alignment(folder, scene_name)
     if matrix is not None:
         xyz = (xyz.astype(np.float64) @ matrix[:3, :3].T + matrix[:3, 3]).astype(np.float32)
+    mesh = find_export_mesh(vertices_path, n) if with_mesh_faces else None
     try:
         return Scene(
             xyz=xyz, colors=rgb / 255.0, semantic=semantic, instance=instance,
-            faces=_sibling_mesh_faces(folder, scene_name, n) if with_mesh_faces else None,
-            name=scene_name,
+            faces=None if mesh is None else mesh[1], name=scene_name,
         )  # fmt: skip
     except ValueError as error:
         raise OccusegError(f"{vertices_path}: {error}") from None

@@ -20,6 +20,15 @@ thread (switching the count costs about a microsecond) and forwards everything e
 real class; the parallel gather and matmuls are untouched, so the convolution stays about as
 fast as before and becomes exact and deterministic. CUDA kernels do not use this function.
 
+3. A deprecation notice on every run. spconv's `SparseConvTensor` has torch.fx's
+`ProxyableClassMeta` as metaclass, whose `__call__` asks the deprecated `is_fx_tracing()`; on
+the first tensor of a process that logs "is_fx_tracing will return true for both
+fx.symbolic_trace and torch.export ..." (a note for spconv's authors: the answer it gives is
+right for spconv, which is never traced). torch logs it once per process through a cached
+function; `install()` calls that function once with its logger muted, so the notice is used up
+in silence. Every other message of that logger, and every answer of `is_fx_tracing()`, is
+unchanged.
+
 `install()` rebinds the module-level names in the spconv modules that hold them (their
 functions look the names up at call time); it is idempotent and runs when `occuseg_core.nn` is
 imported.
@@ -28,6 +37,7 @@ imported.
 from __future__ import annotations
 
 import importlib
+import logging
 
 import torch
 
@@ -72,7 +82,7 @@ def install() -> list[str]:
 
     Safe to call repeatedly; what is already patched is left alone.
     """
-    patched = []
+    patched = ["torch.fx is_fx_tracing notice"] if _use_up_fx_tracing_notice() else []
     for name in _PATCHED_MODULES:
         try:
             module = importlib.import_module(name)
@@ -92,6 +102,26 @@ def install() -> list[str]:
         ops.SpconvOps = SingleThreadScatterOps(current)
         patched.append(f"{_CONV_MODULE}.SpconvOps")
     return patched
+
+
+def _use_up_fx_tracing_notice() -> bool:
+    """Emits torch's once-per-process is_fx_tracing deprecation notice with its logger muted."""
+    try:
+        from torch.fx import _symbolic_trace
+    except ImportError:
+        return False
+    notice = getattr(_symbolic_trace, "is_fx_tracing_warning", None)
+    cache_info = getattr(notice, "cache_info", None)
+    if cache_info is None or cache_info().currsize:
+        return False  # another torch, or already used up
+    logger = logging.getLogger(_symbolic_trace.__name__)
+    disabled = logger.disabled
+    logger.disabled = True
+    try:
+        notice()
+    finally:
+        logger.disabled = disabled
+    return True
 
 
 def is_installed() -> bool:

@@ -171,7 +171,7 @@ def test_cli_segment_writes_the_two_boxes(room, tmp_path, capsys):
     from occuseg_core.io import read_ply_vertex_properties, write_scene
 
     scene, index = room
-    ply = tmp_path / "room.ply"
+    ply = tmp_path / "hand_room.ply"  # outputs are named after the input file
     write_scene(scene.replace(semantic=None, instance=None), ply)
     out = tmp_path / "out"
     assert main(["segment", str(ply), "--method", "euclidean", "--out", str(out)]) == 0
@@ -199,6 +199,7 @@ def test_cli_segment_writes_the_two_boxes(room, tmp_path, capsys):
     [
         (["--checkpoint", "model.pt"], "--checkpoint cannot be used with --method euclidean"),
         (["--half"], "--half cannot be used with --method euclidean"),
+        (["--supervoxels", "mesh"], "--supervoxels cannot be used with --method euclidean"),
         (["--score-threshold", "1.5"], "would drop every instance"),
     ],
 )

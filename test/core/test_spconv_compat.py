@@ -157,3 +157,27 @@ def test_submanifold_gradients_match_dense_autograd():
     torch.testing.assert_close(x.grad, _at(dense_in.grad, coords), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(conv.weight.grad.permute(0, 4, 1, 2, 3), dense_w.grad,
                                atol=1e-3, rtol=1e-4)  # fmt: skip
+
+
+_FIRST_TENSOR = """
+import logging, sys
+{imports}
+import torch, spconv.pytorch as spconv
+spconv.SparseConvTensor(torch.zeros(2, 1), torch.zeros(2, 4, dtype=torch.int32), [4, 4, 4], 1)
+logging.getLogger("torch.fx._symbolic_trace").warning("a later message of the same logger")
+"""
+
+
+@pytest.mark.parametrize("with_shim", [False, True])
+def test_torch_fx_notice_is_used_up_silently_and_the_logger_still_speaks(with_shim):
+    """Issue 17: spconv's first SparseConvTensor made torch log its is_fx_tracing deprecation
+    notice on every model-loading command; with occuseg_core.nn imported it is gone, and the
+    logger's own later messages still appear."""
+    import subprocess
+    import sys
+
+    code = _FIRST_TENSOR.format(imports="import occuseg_core.nn" if with_shim else "")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert ("is_fx_tracing will return true" in run.stderr) is not with_shim, run.stderr
+    assert "a later message of the same logger" in run.stderr

@@ -44,12 +44,18 @@ def test_mesh_mode_writes_scannet_segs_json(tmp_path, rng):
     assert 1 < len(set(document["segIndices"])) < len(scene.xyz)
 
 
-def test_default_output_name_is_scannets(tmp_path, rng):
-    """ScanNet names the output `<input without suffix>.<kThresh, 6 decimals>.segs.json`."""
-    ply = tmp_path / "scene0042_00_vh_clean_2.ply"
+def test_default_output_is_scannets_name_in_the_working_directory(tmp_path, rng, monkeypatch):
+    """ScanNet names the output `<input without suffix>.<kThresh, 6 decimals>.segs.json`; it
+    goes to the working directory, and the input's (data) folder is left as it was."""
+    data, work = tmp_path / "data", tmp_path / "work"
+    data.mkdir()
+    work.mkdir()
+    ply = data / "scene0042_00_vh_clean_2.ply"
     write_ply(ply, wavy_mesh(rng))
+    monkeypatch.chdir(work)
     assert main(["supervoxels", str(ply)]) == 0
-    document = json.loads((tmp_path / "scene0042_00_vh_clean_2.0.010000.segs.json").read_text())
+    assert [p.name for p in data.iterdir()] == [ply.name]
+    document = json.loads((work / "scene0042_00_vh_clean_2.0.010000.segs.json").read_text())
     assert document["params"] == {"kThresh": 0.01, "segMinVerts": 20}
     assert len(document["segIndices"]) == 120
 
