@@ -20,9 +20,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 from occuseg_core.data.voxelize import voxel_cells
 from occuseg_core.types import InstanceRecord, Scene, SegmentationResult
 from occuseg_ros.msg import Instance, InstanceArray
-from occuseg_ros.pointcloud import CloudError, make_cloud, pack_rgb, read_cloud
+from occuseg_ros.pointcloud import CloudArrays, CloudError, make_cloud, pack_rgb, read_cloud
 
-MAX_COORDINATE_M = 1.0e4  # |x| + |y| + |z| beyond it is sensor garbage: treated as a hole
 NO_INSTANCE_RGB = (90, 90, 90)
 
 
@@ -36,6 +35,7 @@ class CloudScene:
         xyz: (K,) x 3 float32 positions of the valid points (full resolution).
         point_to_scene: (K,) int64 scene point of each valid point; None = the identity.
         num_input_points: width * height of the input.
+        num_out_of_range: finite points dropped for lying beyond max_range_m.
     """
 
     scene: Scene
@@ -43,6 +43,7 @@ class CloudScene:
     xyz: np.ndarray
     point_to_scene: np.ndarray | None
     num_input_points: int
+    num_out_of_range: int = 0
 
     @property
     def downsampled(self) -> bool:
@@ -50,9 +51,11 @@ class CloudScene:
 
 
 def scene_from_cloud(
-    msg: PointCloud2, *, max_input_points: int, max_points: int, voxel_size_m: float
-) -> CloudScene:
-    """Reads a cloud, drops holes, and voxel-downsamples it when it has > max_points points.
+    msg: PointCloud2, *, max_input_points: int, max_points: int, voxel_size_m: float,
+    max_range_m: float,
+) -> CloudScene:  # fmt: skip
+    """Reads a cloud, drops holes and far points, and voxel-downsamples it when it has more
+    than max_points points.
 
     Args:
         msg: any PointCloud2 layout `read_cloud` accepts.
@@ -60,21 +63,18 @@ def scene_from_cloud(
         max_points: larger valid clouds are averaged per cell of a grid, starting at
             voxel_size_m and growing by 1.5x until at most max_points cells remain.
         voxel_size_m: the Segmenter's voxel size.
+        max_range_m: points farther from the frame's origin are dropped (and counted).
 
     Raises:
-        CloudError: as `read_cloud`, or "no_valid_points" when no point is finite.
+        CloudError: as `read_cloud` and `usable_points`.
     """
     arrays = read_cloud(msg, max_points=max_input_points)
-    mask = arrays.valid_mask(MAX_COORDINATE_M)
-    if mask.all():  # the usual unorganized cloud: no copies
+    mask, out_of_range = usable_points(arrays, max_range_m)
+    if out_of_range == 0 and mask.all():  # the usual unorganized cloud: no copies
         valid, xyz, colors = np.arange(mask.size), arrays.xyz, arrays.colors
     else:
         valid = np.flatnonzero(mask)
         xyz, colors = arrays.xyz[valid], arrays.colors[valid]
-    if valid.size == 0:
-        raise CloudError(
-            "no_valid_points", f"none of the {arrays.xyz.shape[0]} points has finite x, y, z"
-        )
     point_to_scene = None
     if valid.size > max_points:
         point_to_scene, xyz_cells, colors_cells = downsample(xyz, colors, max_points, voxel_size_m)
@@ -82,7 +82,34 @@ def scene_from_cloud(
     else:
         scene = Scene(xyz=xyz, colors=colors, name=msg.header.frame_id or "cloud")
     return CloudScene(scene=scene, source_indices=valid, xyz=xyz, point_to_scene=point_to_scene,
-                      num_input_points=arrays.xyz.shape[0])  # fmt: skip
+                      num_input_points=arrays.xyz.shape[0],
+                      num_out_of_range=out_of_range)  # fmt: skip
+
+
+def usable_points(arrays: CloudArrays, max_range_m: float) -> tuple[np.ndarray, int]:
+    """The points to segment: x, y, z finite and at most max_range_m from the frame's origin.
+
+    Returns:
+        (N,) bool mask, and how many finite points it drops for lying farther.
+
+    Raises:
+        CloudError: "out_of_range" when every finite point lies beyond max_range_m,
+            "no_valid_points" when no point is finite; the message gives both counts.
+    """
+    mask = arrays.in_range_mask(max_range_m)
+    if mask.all():
+        return mask, 0
+    total, kept = mask.size, int(np.count_nonzero(mask))
+    finite = int(np.count_nonzero(np.isfinite(arrays.xyz).all(axis=1)))
+    if kept == 0 and finite > 0:
+        raise CloudError(
+            "out_of_range",
+            f"all {finite} finite points lie farther than max_range_m={max_range_m:g} m from"
+            f" the frame's origin ({total - finite} of {total} points are not finite)",
+        )
+    if kept == 0:
+        raise CloudError("no_valid_points", f"none of the {total} points has finite x, y, z")
+    return mask, finite - kept
 
 
 def downsample(

@@ -30,6 +30,8 @@ class PipelineStats:
         self.processed = 0
         self.dropped = 0
         self.rejected: Counter[str] = Counter()
+        self.points_out_of_range = 0
+        self.clouds_out_of_range = 0
         self.last_instances = 0
         self.last_points = 0
         self.last_error = ""
@@ -50,6 +52,12 @@ class PipelineStats:
         with self._lock:
             self.rejected[reason] += 1
             self.last_error = f"{reason}: {message}"
+
+    def on_out_of_range(self, points: int) -> None:
+        """A cloud of which `points` finite points lay beyond max_range_m (and were dropped)."""
+        with self._lock:
+            self.points_out_of_range += points
+            self.clouds_out_of_range += 1
 
     def on_processed(self, timings_s: dict[str, float], instances: int, points: int) -> None:
         with self._lock:
@@ -86,6 +94,8 @@ class PipelineStats:
                 "clouds processed": str(self.processed),
                 "clouds dropped (newer arrived)": str(self.dropped),
                 "clouds rejected": str(sum(self.rejected.values())),
+                "clouds with points beyond max_range_m": str(self.clouds_out_of_range),
+                "points dropped beyond max_range_m": str(self.points_out_of_range),
                 "instances in last result": str(self.last_instances),
                 "points in last result": str(self.last_points),
             }

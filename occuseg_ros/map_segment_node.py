@@ -22,13 +22,14 @@ from std_srvs.srv import Trigger
 from occuseg_core.tracking import InstanceTracker
 from occuseg_core.types import Scene
 from occuseg_core.voxel_map import VoxelMap
-from occuseg_ros.conversions import MAX_COORDINATE_M, LabelledCloud
+from occuseg_ros.conversions import LabelledCloud, usable_points
 from occuseg_ros.diagnostics import PipelineStats
 from occuseg_ros.node_common import (
     SegmentationOutputs,
     input_qos,
     load_segmenter,
-    on_filter_change,
+    parameter_callbacks,
+    report_out_of_range,
     run_node,
 )
 from occuseg_ros.params import declare_and_read
@@ -56,7 +57,9 @@ class MapSegmentationNode(Node):
         self._segmentations = 0
         self._running = True
         self._outputs = SegmentationOutputs(self, p)
-        self.add_on_set_parameters_callback(on_filter_change(self.pipeline))
+        check, apply = parameter_callbacks(lambda: self._params, self.pipeline, self._configure)
+        self.add_on_set_parameters_callback(check)
+        self.add_post_set_parameters_callback(apply)
         self.create_subscription(PointCloud2, "points", self._on_cloud, input_qos(p),
                                  callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
         self.create_service(Trigger, "~/reset", self._on_reset)
@@ -70,21 +73,33 @@ class MapSegmentationNode(Node):
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         self.stats.on_received()
+        p = self._params
         try:
-            if msg.header.frame_id != self._params.map_frame:
+            if msg.header.frame_id != p.map_frame:
                 raise CloudError("wrong_frame", f"frame '{msg.header.frame_id}' is not the map"
-                                 f" frame '{self._params.map_frame}'")  # fmt: skip
-            arrays = read_cloud(msg, max_points=self._params.max_input_points)
-            valid = arrays.valid_mask(MAX_COORDINATE_M)
-            if not valid.any():
-                raise CloudError("no_valid_points", "no point has finite x, y, z")
+                                 f" frame '{p.map_frame}'")  # fmt: skip
+            arrays = read_cloud(msg, max_points=p.max_input_points)
+            valid, out_of_range = usable_points(arrays, p.max_range_m)
         except CloudError as error:
             self.stats.on_rejected(error.reason, str(error))
             self.get_logger().warning(f"cloud skipped: {error}", throttle_duration_sec=5.0)
             return
+        if out_of_range:
+            report_out_of_range(self, self.stats, out_of_range, valid.size, p.map_frame,
+                                p.max_range_m)  # fmt: skip
         with self._lock:
             self.map.integrate(arrays.xyz[valid], arrays.colors[valid])
             self._stamp, self._dirty = msg.header.stamp, True
+
+    def _configure(self, p) -> None:
+        """Applies parameters set at run time: the filters and outputs act on the next
+        segmentation, the map bounds and max_range_m on the next cloud, match_min_overlap on
+        the next id matching."""
+        with self._lock:
+            self._params = p
+            self.pipeline.configure(p)
+            self.map.max_voxels, self.map.extent_m = p.max_voxels, p.map_extent_m
+            self.tracker.min_overlap = p.match_min_overlap
 
     def _on_reset(self, request, response):
         with self._lock:
@@ -100,7 +115,10 @@ class MapSegmentationNode(Node):
         with self._done:
             target = self._segmentations + 1
             self._request.set()
-            finished = self._done.wait_for(lambda: self._segmentations >= target, timeout=120.0)
+            finished = self._done.wait_for(
+                lambda: self._segmentations >= target or not self._running, timeout=120.0
+            )
+            finished = finished and self._segmentations >= target
         response.success = bool(finished)
         response.message = f"{self.stats.last_instances} instances in {self.map.num_voxels} voxels"
         return response
@@ -142,16 +160,20 @@ class MapSegmentationNode(Node):
             )  # fmt: skip
         segment_s = time.perf_counter() - start
         outputs = self.pipeline.render(header, labelled)
-        self._outputs.publish(outputs)
+        if not self._running or not self._outputs.publish(outputs):
+            return  # shutting down
         self.stats.on_processed({"segmenter": segment_s, **outputs.timings_s},
                                 len(labelled.instances), len(keys))  # fmt: skip
 
-    def stop(self) -> None:
-        """Stops and joins the worker (before destroy_node)."""
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stops the worker and waits for it (before destroy_node); a waiting segment_now
+        returns at once. Returns whether the worker has ended."""
         self._running = False
         self._request.set()
-        if self._worker.is_alive():
-            self._worker.join(timeout=30.0)
+        with self._done:
+            self._done.notify_all()
+        self._worker.join(timeout=timeout_s)
+        return not self._worker.is_alive()
 
 
 def _empty_labelled() -> LabelledCloud:

@@ -8,6 +8,7 @@ for parameters, services and the diagnostics timer.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
@@ -17,13 +18,14 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import uninstall_signal_handlers
 from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from occuseg_core.errors import OccusegError
 from occuseg_ros.diagnostics import PipelineStats, to_diagnostic_status
 from occuseg_ros.msg import InstanceArray
-from occuseg_ros.params import NodeParams, ParameterError
+from occuseg_ros.params import NodeParams, ParameterError, with_changes
 from occuseg_ros.pipeline import CloudPipeline, Outputs
 
 
@@ -81,17 +83,25 @@ class SegmentationOutputs:
 
     def __init__(self, node: Node, params: NodeParams) -> None:
         depth = params.output_depth
+        self._context = node.context
         self.instances = node.create_publisher(InstanceArray, "instances", depth)
         self.points = node.create_publisher(PointCloud2, "instances/points", depth)
         self.markers = node.create_publisher(MarkerArray, "instances/markers", depth)
         self.diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", 1)
 
-    def publish(self, outputs: Outputs) -> None:
-        if outputs.cloud is not None:
-            self.points.publish(outputs.cloud)
-        if outputs.markers is not None:
-            self.markers.publish(outputs.markers)
-        self.instances.publish(outputs.instances)
+    def publish(self, outputs: Outputs) -> bool:
+        """Publishes the outputs; False (nothing raised) once the context is shut down."""
+        try:
+            if outputs.cloud is not None:
+                self.points.publish(outputs.cloud)
+            if outputs.markers is not None:
+                self.markers.publish(outputs.markers)
+            self.instances.publish(outputs.instances)
+        except Exception:  # rclpy's RCLError "publisher's context is invalid" at shutdown
+            if self._context.ok():
+                raise
+            return False
+        return True
 
     def publish_diagnostics(self, node: Node, stats: PipelineStats) -> None:
         msg = DiagnosticArray(
@@ -101,28 +111,64 @@ class SegmentationOutputs:
         self.diagnostics.publish(msg)
 
 
-def on_filter_change(pipeline: CloudPipeline):
-    """A set-parameters callback applying score_threshold / min_instance_points at run time."""
+def parameter_callbacks(current, pipeline: CloudPipeline, apply):
+    """Callbacks that make every writable parameter take effect as soon as it is set.
 
-    def callback(parameters) -> SetParametersResult:
-        for p in parameters:
-            if p.name == "score_threshold":
-                pipeline.min_score = float(p.value)
-            elif p.name == "min_instance_points":
-                pipeline.min_points = int(p.value)
+    rclpy has already refused read-only parameters and wrong types or ranges when they run.
+
+    Args:
+        current: returns the node's NodeParams now.
+        pipeline: checks what depends on the model (max_range_m against its voxel size).
+        apply: takes the new NodeParams and puts them to use.
+
+    Returns:
+        (check, apply) for add_on_set_parameters_callback and
+        add_post_set_parameters_callback: `check` refuses, with the reason, values that
+        descriptors cannot express; the second applies an accepted set.
+    """
+
+    def check(parameters) -> SetParametersResult:
+        try:
+            pipeline.check(with_changes(current(), parameters))
+        except ParameterError as error:
+            return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
-    return callback
+    def after(parameters) -> None:
+        apply(with_changes(current(), parameters))
+
+    return check, after
+
+
+def report_out_of_range(node: Node, stats: PipelineStats, dropped: int, total: int, frame: str,
+                        max_range_m: float) -> None:  # fmt: skip
+    """Counts and warns (throttled) about finite points dropped beyond max_range_m."""
+    stats.on_out_of_range(dropped)
+    node.get_logger().warning(
+        f"dropped {dropped} of {total} points of a cloud in frame '{frame}': farther than"
+        f" max_range_m={max_range_m:g} m from the frame's origin", throttle_duration_sec=5.0,
+    )  # fmt: skip
+
+
+STOP_TIMEOUT_S = 4.0
+"""How long shutdown waits for a segmentation in progress: within the 5 s `ros2 launch` gives
+a node after SIGINT before it sends SIGTERM."""
 
 
 def run_node(make_node, args=None) -> int:
     """`main()` of a node: init, spin on two threads, clean shutdown.
 
+    The first SIGINT or SIGTERM ends the spin (rclpy's handlers shut the context down, then
+    call ours, which raises KeyboardInterrupt once); every later one is ignored, so the second
+    SIGINT that Ctrl-C in a `ros2 launch` terminal delivers (the terminal's and launch's own,
+    milliseconds apart) cannot interrupt the teardown.
+
     Returns:
         0 after a normal shutdown; 2 when the node cannot start (parameters, checkpoint).
     """
+    _StopOnce.install()  # before rclpy.init: rclpy's handlers call the ones they replace
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     try:
         node = make_node()
         executor = MultiThreadedExecutor(num_threads=2)
@@ -134,8 +180,51 @@ def run_node(make_node, args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        _ignore_stop_signals()
+        _tear_down(node, executor)
     return 0
+
+
+class _StopOnce:
+    """A SIGINT / SIGTERM handler that raises KeyboardInterrupt the first time only."""
+
+    stopping = False
+
+    @classmethod
+    def install(cls) -> None:
+        if threading.current_thread() is threading.main_thread():
+            cls.stopping = False
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, cls.handle)
+
+    @classmethod
+    def handle(cls, number, frame) -> None:
+        if not cls.stopping:
+            cls.stopping = True
+            raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    """SIGINT and SIGTERM are ignored from now on (the process is exiting)."""
+    _StopOnce.stopping = True  # a signal before the lines below is a no-op too
+    if threading.current_thread() is not threading.main_thread():
+        return
+    # rclpy's handlers go first: removing them reinstates the handlers they replaced
+    uninstall_signal_handlers()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
+
+
+def _tear_down(node, executor) -> None:
+    """Stops the worker, then the executor, destroys the node and shuts rclpy down."""
+    if node is not None:
+        stopped = node.stop(timeout_s=STOP_TIMEOUT_S)
+        if executor is not None:
+            executor.shutdown(timeout_sec=STOP_TIMEOUT_S)
+        if stopped:  # never destroy publishers a busy worker may still use
+            node.destroy_node()
+        else:
+            node.get_logger().warning(
+                f"segmentation still running after {STOP_TIMEOUT_S:.0f} s; exiting without it"
+            )
+    rclpy.try_shutdown()

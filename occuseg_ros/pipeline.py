@@ -9,6 +9,7 @@ and publish.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -26,12 +27,13 @@ from occuseg_ros.conversions import (
     scene_from_cloud,
 )
 from occuseg_ros.msg import InstanceArray
-from occuseg_ros.params import NodeParams
+from occuseg_ros.params import NodeParams, ParameterError
 
 
 @dataclass(frozen=True, eq=False)
 class Outputs:
-    """The messages for one input (cloud/markers None when switched off) and stage times."""
+    """The messages for one input (cloud/markers None when switched off), stage times, and
+    what was done to the input: downsampled, finite points dropped beyond max_range_m."""
 
     labelled: LabelledCloud
     instances: InstanceArray
@@ -39,6 +41,7 @@ class Outputs:
     markers: MarkerArray | None
     timings_s: dict[str, float]
     downsampled: bool = False
+    out_of_range: int = 0
 
 
 def filter_result(result: SegmentationResult, *, min_points: int, min_score: float,
@@ -66,23 +69,54 @@ def is_cuda_oom(error: BaseException) -> bool:
     return type(error).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(error)
 
 
+MAX_VOXEL_COORDINATE = (1 << 19) - 2
+"""occuseg_core.nn.density.MAX_COORDINATE, the largest voxel coordinate the model accepts
+(importing it would load torch; a test keeps the two equal)."""
+
+
 class CloudPipeline:
     """Segments PointCloud2 messages.
 
     Args:
         segmenter: the model wrapper (real `Segmenter` or a test double).
-        params: the node's parameters (limits, filters, output switches).
+        params: the node's parameters (limits, filters, output switches); `configure`
+            replaces them at run time.
         logger: where the out-of-memory fallback is reported.
+
+    Raises:
+        ParameterError: max_range_m too large for the model's voxel size.
     """
 
     def __init__(self, segmenter, params: NodeParams, logger=None) -> None:
         self.segmenter = segmenter
-        self.params = params
         self.logger = logger or logging.getLogger("occuseg_ros")
         self._cpu_segmenter = None
-        self.min_points = params.min_instance_points
-        self.min_score = params.score_threshold
+        self.configure(params)
+
+    def configure(self, params: NodeParams) -> None:
+        """Uses `params` from the next cloud on. Raises ParameterError as `check`."""
+        self.check(params)
         self.names = params.class_name_overrides()
+        self.params = params
+
+    def check(self, params: NodeParams) -> None:
+        """Refuses a max_range_m whose points could fall outside the model's voxel grid.
+
+        Points at most max_range_m from the origin (map mode: in cells of voxel_size_m) span at
+        most 2 * (max_range_m + voxel_size_m), which must stay within MAX_VOXEL_COORDINATE
+        model voxels, so no finite input reaches the model's voxel-range error.
+
+        Raises:
+            ParameterError: naming max_range_m and the largest value that fits.
+        """
+        model_voxel_m = float(self.segmenter.voxel_size_m)
+        cell_m = params.voxel_size_m or model_voxel_m
+        reach_m = (MAX_VOXEL_COORDINATE - 1) * model_voxel_m / 2 - cell_m
+        if params.max_range_m > reach_m:
+            raise ParameterError(
+                f"parameter 'max_range_m': {params.max_range_m:g} m is too far for the model's"
+                f" {model_voxel_m:g} m voxels; at most {math.floor(reach_m)} m"
+            )
 
     @property
     def voxel_size_m(self) -> float:
@@ -100,8 +134,9 @@ class CloudPipeline:
                 self._cpu_segmenter = self.segmenter.on_device("cpu")
             _free_cuda_cache()
             result = self._cpu_segmenter.segment(scene)
-        return filter_result(result, min_points=self.min_points, min_score=self.min_score,
-                             names=self.names)  # fmt: skip
+        params = self.params
+        return filter_result(result, min_points=params.min_instance_points,
+                             min_score=params.score_threshold, names=self.names)  # fmt: skip
 
     def process(self, msg: PointCloud2) -> Outputs:
         """Cloud -> outputs with the input's header.
@@ -109,10 +144,10 @@ class CloudPipeline:
         Raises:
             CloudError: the cloud cannot be read or has no valid point.
         """
-        start = time.perf_counter()
-        cloud = scene_from_cloud(msg, max_input_points=self.params.max_input_points,
-                                 max_points=self.params.max_points,
-                                 voxel_size_m=self.voxel_size_m)  # fmt: skip
+        start, params = time.perf_counter(), self.params
+        cloud = scene_from_cloud(msg, max_input_points=params.max_input_points,
+                                 max_points=params.max_points, voxel_size_m=self.voxel_size_m,
+                                 max_range_m=params.max_range_m)  # fmt: skip
         read_s = time.perf_counter() - start
         result = self.segment(cloud.scene)
         segment_s = time.perf_counter() - start - read_s
@@ -120,14 +155,15 @@ class CloudPipeline:
         timings = {"convert_in": read_s, "segmenter": segment_s,
                    **{k: v for k, v in result.timings_s.items() if k != "total"},
                    "convert_out": outputs.timings_s["convert_out"]}  # fmt: skip
-        return replace(outputs, timings_s=timings, downsampled=cloud.downsampled)
+        return replace(outputs, timings_s=timings, downsampled=cloud.downsampled,
+                       out_of_range=cloud.num_out_of_range)  # fmt: skip
 
     def render(self, header, labelled: LabelledCloud) -> Outputs:
         """The three messages of a labelled cloud (points/markers only when switched on)."""
-        start = time.perf_counter()
+        start, params = time.perf_counter(), self.params
         instances = labelled_to_instances(header, labelled)
-        cloud = labelled_to_cloud(header, labelled) if self.params.publish_points else None
-        markers = labelled_to_markers(header, labelled) if self.params.publish_markers else None
+        cloud = labelled_to_cloud(header, labelled) if params.publish_points else None
+        markers = labelled_to_markers(header, labelled) if params.publish_markers else None
         return Outputs(labelled=labelled, instances=instances, cloud=cloud, markers=markers,
                        timings_s={"convert_out": time.perf_counter() - start})  # fmt: skip
 

@@ -28,6 +28,7 @@ FIELD_TYPES: dict[int, np.dtype] = {
 NUMPY_TO_FIELD: dict[np.dtype, int] = {dtype: code for code, dtype in FIELD_TYPES.items()}
 POSITION_TYPES = (PointField.FLOAT32, PointField.FLOAT64)
 PACKED_COLOR_TYPES = (PointField.FLOAT32, PointField.UINT32, PointField.INT32)
+READ_FIELDS = ("x", "y", "z", "rgb", "rgba", "r", "g", "b")
 GRAY = 0.5
 
 
@@ -36,7 +37,7 @@ class CloudError(ValueError):
 
     Args:
         reason: short category for counters: empty, too_large, bad_layout, missing_field,
-            unsupported_datatype, no_valid_points.
+            unsupported_datatype, no_valid_points, out_of_range.
         message: what exactly is wrong.
     """
 
@@ -63,10 +64,11 @@ class CloudArrays:
     height: int
     width: int
 
-    def valid_mask(self, max_abs_m: float) -> np.ndarray:
-        """(N,) bool: x, y, z finite and |x| + |y| + |z| <= max_abs_m (NaN compares false)."""
-        x, y, z = self.xyz.T
-        return (np.abs(x) + np.abs(y) + np.abs(z)) <= max_abs_m
+    def in_range_mask(self, max_range_m: float) -> np.ndarray:
+        """(N,) bool: x, y, z finite and at most max_range_m from the frame's origin."""
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e30 squares to inf: too far
+            squared = np.einsum("ij,ij->i", self.xyz, self.xyz)
+        return squared <= np.float32(max_range_m) ** 2  # NaN and inf compare false
 
 
 def read_cloud(msg: PointCloud2, *, max_points: int) -> CloudArrays:
@@ -78,8 +80,11 @@ def read_cloud(msg: PointCloud2, *, max_points: int) -> CloudArrays:
             `r`, `g`, `b` fields (integers 0..255, or floats 0..1).
         max_points: clouds with more than width * height points are refused before reading.
 
+    Fields other than these are never read: their datatype may be anything.
+
     Raises:
-        CloudError: empty, absurdly large, inconsistent sizes, missing or unsupported fields.
+        CloudError: empty, absurdly large, inconsistent sizes, missing, repeated or
+            unsupported fields.
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.point_step)
     count = height * width
@@ -87,7 +92,7 @@ def read_cloud(msg: PointCloud2, *, max_points: int) -> CloudArrays:
         raise CloudError("empty", f"cloud has no points (height {height}, width {width})")
     if count > max_points:
         raise CloudError("too_large", f"cloud has {count} points; the limit is {max_points}")
-    fields = {f.name: f for f in msg.fields}
+    fields = _fields_by_name(msg)
     _check_layout(msg, fields, height, width, step)
     order = ">" if msg.is_bigendian else "<"
     rows = _point_bytes(msg, height, width, step)
@@ -98,6 +103,20 @@ def read_cloud(msg: PointCloud2, *, max_points: int) -> CloudArrays:
     return CloudArrays(xyz=xyz, colors=colors, has_color=has_color, height=height, width=width)
 
 
+def _fields_by_name(msg: PointCloud2) -> dict[str, PointField]:
+    """Fields by name; a name we read that appears twice is refused (which one is meant?),
+    other repeated names (PCL's "_" padding) are left alone."""
+    fields: dict[str, PointField] = {}
+    for f in msg.fields:
+        if f.name in fields and f.name in READ_FIELDS:
+            raise CloudError(
+                "bad_layout", f"field {f.name!r} appears more than once (offsets"
+                f" {fields[f.name].offset} and {f.offset})",
+            )  # fmt: skip
+        fields.setdefault(f.name, f)
+    return fields
+
+
 def _check_layout(msg: PointCloud2, fields: dict, height: int, width: int, step: int) -> None:
     missing = [name for name in "xyz" if name not in fields]
     if missing:
@@ -105,9 +124,7 @@ def _check_layout(msg: PointCloud2, fields: dict, height: int, width: int, step:
         raise CloudError("missing_field", f"cloud lacks field(s) {missing}; it has {names}")
     for f in msg.fields:
         if f.datatype not in FIELD_TYPES:
-            raise CloudError(
-                "unsupported_datatype", f"field {f.name!r} has unknown datatype {f.datatype}"
-            )
+            continue  # never read: x, y, z are checked below, colour needs a known type
         end = f.offset + FIELD_TYPES[f.datatype].itemsize * max(f.count, 1)
         if end > step:
             raise CloudError(
@@ -159,7 +176,7 @@ def _colors(
         bits = _column(rows, _with_type(packed, PointField.UINT32), order, step)
         channels = [(bits >> shift) & 0xFF for shift in (16, 8, 0)]
         return np.stack(channels, axis=1).astype(np.float32) / 255.0, True
-    if all(name in fields for name in "rgb"):
+    if all(name in fields and fields[name].datatype in FIELD_TYPES for name in "rgb"):
         colors = np.stack([_column(rows, fields[c], order, step) for c in "rgb"], axis=1)
         colors = colors.astype(np.float32)
         is_float = all(fields[c].datatype in POSITION_TYPES for c in "rgb")
@@ -212,7 +229,8 @@ def make_cloud(header: Header, columns: dict[str, np.ndarray], *, height: int = 
     word = np.dtype(f"<u{sizes.pop()}") if len(sizes) == 1 else np.dtype(np.uint8)
     points = np.empty((count, offset // word.itemsize), dtype=word)
     for field, (name, dtype) in zip(fields, dtype_fields, strict=True):
-        block = np.ascontiguousarray(named[name], dtype=dtype).view(word).reshape(count, -1)
+        words = dtype.itemsize // word.itemsize  # explicit: reshape(0, -1) is ambiguous
+        block = np.ascontiguousarray(named[name], dtype=dtype).view(word).reshape(count, words)
         start = field.offset // word.itemsize
         points[:, start : start + block.shape[1]] = block
     width = count // height if height else 0

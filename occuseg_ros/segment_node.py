@@ -20,7 +20,8 @@ from occuseg_ros.node_common import (
     SegmentationOutputs,
     input_qos,
     load_segmenter,
-    on_filter_change,
+    parameter_callbacks,
+    report_out_of_range,
     run_node,
 )
 from occuseg_ros.params import declare_and_read
@@ -51,7 +52,9 @@ class SegmentationNode(Node):
         self._outputs = SegmentationOutputs(self, self._params)
         self._slot = LatestSlot()
         self._running = True
-        self.add_on_set_parameters_callback(on_filter_change(self.pipeline))
+        check, apply = parameter_callbacks(lambda: self._params, self.pipeline, self._configure)
+        self.add_on_set_parameters_callback(check)
+        self.add_post_set_parameters_callback(apply)
         self.create_subscription(PointCloud2, "points", self._on_cloud, input_qos(self._params))
         self.create_timer(self._params.diagnostics_period_s, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="segmentation", daemon=True)
@@ -91,8 +94,12 @@ class SegmentationNode(Node):
                 f"cloud with more than max_points={self._params.max_points} valid points was"
                 " voxel-downsampled", throttle_duration_sec=5.0,
             )  # fmt: skip
+        if outputs.out_of_range:
+            report_out_of_range(self, self.stats, outputs.out_of_range, msg.width * msg.height,
+                                msg.header.frame_id, self._params.max_range_m)  # fmt: skip
         start = time.perf_counter()
-        self._outputs.publish(outputs)
+        if not self._running or not self._outputs.publish(outputs):
+            return  # shutting down
         timings = {**outputs.timings_s, "publish": time.perf_counter() - start}
         self.stats.on_processed(
             timings, len(outputs.labelled.instances), len(outputs.labelled.xyz)
@@ -102,15 +109,24 @@ class SegmentationNode(Node):
             + ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in timings.items())
         )
 
+    def _configure(self, params) -> None:
+        """Applies parameters set at run time (every writable one acts on the next cloud)."""
+        self._params = params
+        self.pipeline.configure(params)
+
     def _publish_diagnostics(self) -> None:
         self._outputs.publish_diagnostics(self, self.stats)
 
-    def stop(self) -> None:
-        """Stops and joins the worker (call before destroy_node: no publish during teardown)."""
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stops the worker and waits for it (before destroy_node: no publish during teardown).
+
+        Returns:
+            Whether the worker has ended (False: still segmenting after timeout_s).
+        """
         self._running = False
         self._slot.close()
-        if self._worker.is_alive():
-            self._worker.join(timeout=30.0)
+        self._worker.join(timeout=timeout_s)
+        return not self._worker.is_alive()
 
 
 def main(args=None) -> int:

@@ -115,6 +115,46 @@ def xyzrgb_cloud(xyz: np.ndarray, frame: str = "cam", sec: int = 0):
     return make_cloud(header, {"xyz": xyz, "rgb": rgb})
 
 
+def write_bag(path: Path, messages: list, *, summary: bool = True, chunk_size: int = 1 << 20):
+    """Writes an MCAP bag of (topic, message) pairs, message k at log time k.
+
+    Args:
+        path: the bag to write.
+        messages: (topic, ROS message) pairs; each topic's schema is its message's type.
+        summary: write the summary section (channels, schemas, statistics, chunk index); a
+            bag without one, as a killed recorder leaves, has chunks neither.
+        chunk_size: bytes per chunk (small values give one chunk per message).
+    """
+    from mcap.writer import IndexType, Writer
+    from rclpy.serialization import serialize_message
+
+    from occuseg_ros.bag import ros2msg_schema
+
+    with open(path, "wb") as f:
+        options = {} if summary else dict(
+            use_chunking=False, use_statistics=False, use_summary_offsets=False,
+            repeat_channels=False, repeat_schemas=False, index_types=IndexType.NONE,
+        )  # fmt: skip
+        writer = Writer(f, chunk_size=chunk_size, **options)
+        writer.start(profile="ros2", library="test")
+        channels = {}
+        for k, (topic, msg) in enumerate(messages):
+            if topic not in channels:
+                module, name = type(msg).__module__.split(".")[0], type(msg).__name__
+                type_name = f"{module}/msg/{name}"
+                schema = writer.register_schema(
+                    name=type_name, encoding="ros2msg", data=ros2msg_schema(type_name).encode()
+                )
+                channels[topic] = writer.register_channel(
+                    topic, message_encoding="cdr", schema_id=schema
+                )
+            writer.add_message(
+                channels[topic], log_time=k, publish_time=k, data=serialize_message(msg)
+            )
+        writer.finish()
+    return path
+
+
 def spin_until(executor, predicate, timeout_s: float = 30.0) -> bool:
     """Spins until predicate() is true or timeout_s passes; returns predicate()."""
     deadline = time.monotonic() + timeout_s

@@ -47,12 +47,14 @@ def checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def node_process(checkpoint):
-    """segment_node started from the installed layout (lib/occuseg_ros), CPU, namespaced."""
+    """segment_node started from the installed layout (lib/occuseg_ros), CPU, namespaced; its
+    instance filters off, as in the Segmenter it is compared with (random weights score low)."""
     assert NODE.is_file(), f"{NODE} missing: run `make ros`"
     namespace = f"/acceptance_{os.getpid()}"
     proc = subprocess.Popen(
         [str(NODE), "--ros-args", "-r", f"__ns:={namespace}", "-p", f"checkpoint:={checkpoint}",
-         "-p", "device:=cpu", "-p", "max_points:=400000", "-p", "diagnostics_period_s:=0.5"],
+         "-p", "device:=cpu", "-p", "max_points:=400000", "-p", "diagnostics_period_s:=0.5",
+         "-p", "min_instance_points:=0", "-p", "score_threshold:=0.0"],
         env=apply_loopback_only_dds(dict(os.environ)), start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

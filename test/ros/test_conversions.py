@@ -13,6 +13,7 @@ from visualization_msgs.msg import Marker
 from occuseg_core.types import InstanceRecord, SegmentationResult
 from occuseg_ros.conversions import (
     CloudScene,
+    LabelledCloud,
     label_cloud,
     labelled_to_cloud,
     labelled_to_instances,
@@ -44,7 +45,7 @@ def organized_cloud():
 
 def test_scene_from_organized_cloud_drops_holes_and_keeps_source_indices():
     cloud = scene_from_cloud(organized_cloud(), max_input_points=100, max_points=100,
-                             voxel_size_m=0.02)  # fmt: skip
+                             voxel_size_m=0.02, max_range_m=1e3)  # fmt: skip
     np.testing.assert_array_equal(cloud.source_indices, [0, 2, 3, 4])
     np.testing.assert_array_equal(cloud.scene.xyz, [[0, 0, 1], [2, 0, 1], [0, 1, 1], [1, 1, 1]])
     np.testing.assert_allclose(cloud.scene.colors, np.tile([10, 20, 30], (4, 1)) / 255.0)
@@ -54,7 +55,8 @@ def test_scene_from_organized_cloud_drops_holes_and_keeps_source_indices():
 def test_all_nan_cloud_is_refused():
     msg = make_cloud(Header(), {"xyz": np.full((4, 3), np.nan, np.float32)})
     with pytest.raises(CloudError) as error:
-        scene_from_cloud(msg, max_input_points=100, max_points=100, voxel_size_m=0.02)
+        scene_from_cloud(msg, max_input_points=100, max_points=100, voxel_size_m=0.02,
+                         max_range_m=1e3)  # fmt: skip
     assert error.value.reason == "no_valid_points"
 
 
@@ -63,7 +65,8 @@ def test_large_cloud_is_averaged_per_cell_and_labels_reach_every_point():
     a = np.array([[0, 0, 0], [0.001, 0, 0], [0, 0.001, 0], [0.001, 0.001, 0]], np.float32)
     xyz = np.concatenate([a, a + 1.0])
     msg = make_cloud(Header(), {"xyz": xyz})
-    cloud = scene_from_cloud(msg, max_input_points=100, max_points=2, voxel_size_m=0.02)
+    cloud = scene_from_cloud(msg, max_input_points=100, max_points=2, voxel_size_m=0.02,
+                             max_range_m=1e3)  # fmt: skip
     assert cloud.downsampled and cloud.scene.num_points == 2
     np.testing.assert_allclose(cloud.scene.xyz, [a.mean(0), a.mean(0) + 1.0], atol=1e-6)
     result = SegmentationResult(
@@ -82,7 +85,7 @@ def test_large_cloud_is_averaged_per_cell_and_labels_reach_every_point():
 
 def two_instance_labelled():
     cloud = scene_from_cloud(organized_cloud(), max_input_points=100, max_points=100,
-                             voxel_size_m=0.02)  # fmt: skip
+                             voxel_size_m=0.02, max_range_m=1e3)  # fmt: skip
     # valid points (source 0, 2, 3, 4): instance 1 = {0, 3}, instance 0 = {4}, point 2 none
     result = SegmentationResult(
         instance_ids=np.array([1, -1, 1, 0]), semantic_ids=np.array([7, 1, 7, 5]),
@@ -155,3 +158,18 @@ def test_no_instances_still_publishes_deleteall_and_an_all_zero_id_cloud():
     cloud_msg = labelled_to_cloud(Header(), labelled)
     ids = np.frombuffer(bytes(cloud_msg.data), np.uint8).reshape(4, 28)[:, 16:20].view("<u4")
     np.testing.assert_array_equal(ids.ravel(), 0)
+
+
+def test_zero_points_give_the_three_empty_outputs():
+    """What the map node publishes after ~/reset: RViz must drop the old cloud and markers."""
+    none = np.empty(0, np.int64)
+    labelled = LabelledCloud(xyz=np.empty((0, 3), np.float32), source_indices=none,
+                             instance_index=none, semantic_ids=none, instances=(),
+                             published_ids=none)  # fmt: skip
+    header = Header(frame_id="map")
+    cloud = labelled_to_cloud(header, labelled)
+    _, two = two_instance_labelled()
+    assert (cloud.width, cloud.height, len(cloud.data), cloud.header.frame_id) == (0, 1, 0, "map")
+    assert cloud.fields == labelled_to_cloud(header, two).fields
+    assert labelled_to_instances(header, labelled).instances == []
+    assert [m.action for m in labelled_to_markers(header, labelled).markers] == [Marker.DELETEALL]

@@ -1,5 +1,6 @@
 """launch/segment.launch.py, executed against minimal stand-ins of `launch` / `launch_ros`
-(neither is on PyPI, so the real ones cannot run here): arguments, remaps and node choice."""
+(neither is on PyPI, so the real ones cannot run here): arguments, their choices, the node of
+each mode, its parameter file (which must exist) and remaps."""
 
 from __future__ import annotations
 
@@ -21,18 +22,21 @@ class Recorder:
         self.args, self.kwargs = args, kwargs
 
 
+class FindPackageShare(Recorder):
+    """The repository stands in for share/occuseg_ros (both hold config/)."""
+
+    def perform(self, context) -> str:
+        assert self.args == ("occuseg_ros",)
+        return str(REPO)
+
+
 def stub_modules() -> dict[str, types.ModuleType]:
     names = {
         "launch": ["LaunchDescription"],
-        "launch.actions": ["DeclareLaunchArgument"],
-        "launch.conditions": ["IfCondition"],
-        "launch.substitutions": [
-            "LaunchConfiguration",
-            "PathJoinSubstitution",
-            "PythonExpression",
-        ],
+        "launch.actions": ["DeclareLaunchArgument", "OpaqueFunction"],
+        "launch.substitutions": ["LaunchConfiguration"],
         "launch_ros.actions": ["Node"],
-        "launch_ros.substitutions": ["FindPackageShare"],
+        "launch_ros.substitutions": [],
         "launch_ros": [],
     }
     modules = {}
@@ -40,6 +44,7 @@ def stub_modules() -> dict[str, types.ModuleType]:
         modules[module] = types.ModuleType(module)
         for cls in classes:
             setattr(modules[module], cls, type(cls, (Recorder,), {}))
+    modules["launch_ros.substitutions"].FindPackageShare = FindPackageShare
     return modules
 
 
@@ -55,23 +60,62 @@ def description(monkeypatch):
     return module.generate_launch_description()
 
 
-def test_declares_the_documented_arguments(description):
+def declared(description) -> dict:
     (entities,) = description.args
-    declared = {e.args[0]: e.kwargs["default_value"] for e in entities
-                if type(e).__name__ == "DeclareLaunchArgument"}  # fmt: skip
-    assert declared == {"points": "points", "mode": "cloud", "params_file": "",
+    return {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
+
+
+def launch(description, **arguments):
+    """What the OpaqueFunction returns for these launch arguments (others at their default)."""
+    config = {name: kwargs["default_value"] for name, kwargs in declared(description).items()}
+    (entities,) = description.args
+    (function,) = [e for e in entities if type(e).__name__ == "OpaqueFunction"]
+    context = types.SimpleNamespace(launch_configurations=config | arguments)
+    return function.kwargs["function"](context)
+
+
+def test_declares_the_documented_arguments(description):
+    defaults = {name: kwargs["default_value"] for name, kwargs in declared(description).items()}
+    assert defaults == {"points": "points", "mode": "cloud", "params_file": "",
                         "checkpoint": "", "device": "auto", "namespace": ""}  # fmt: skip
 
 
-def test_one_node_per_mode_with_points_remapped(description):
-    (entities,) = description.args
-    nodes = [e for e in entities if type(e).__name__ == "Node"]
-    assert [n.kwargs["executable"] for n in nodes] == ["segment_node", "map_segment_node"]
-    for node in nodes:
-        assert node.kwargs["package"] == "occuseg_ros"
-        ((source, target),) = node.kwargs["remappings"]
-        assert source == "points" and target.args == ("points",)
-        assert node.kwargs["namespace"].args == ("namespace",)
-        condition = node.kwargs["condition"].args[0].args[0]
-        assert condition[0] == "'" and condition[1].args == ("mode",)
-    assert [n.kwargs["condition"].args[0].args[0][3] for n in nodes] == ["cloud", "map"]
+def test_mode_has_choices_so_launch_refuses_a_typo(description):
+    """`ros2 launch ... mode:=Map` is refused by launch itself (it checks `choices`)."""
+    assert declared(description)["mode"]["choices"] == ["cloud", "map"]
+
+
+def test_an_unknown_mode_starts_nothing(description):
+    with pytest.raises(RuntimeError, match="'Map' is not one of cloud, map"):
+        launch(description, mode="Map")
+
+
+@pytest.mark.parametrize(
+    ("mode", "executable", "yaml_name"),
+    [("cloud", "segment_node", "segment.yaml"), ("map", "map_segment_node", "map_segment.yaml")],
+)
+def test_one_node_of_the_mode_with_its_yaml_and_points_remapped(description, mode, executable,
+                                                               yaml_name):  # fmt: skip
+    (node,) = launch(description, mode=mode)
+    assert (node.kwargs["package"], node.kwargs["executable"]) == ("occuseg_ros", executable)
+    ((source, target),) = node.kwargs["remappings"]
+    assert source == "points" and target.args == ("points",)
+    assert node.kwargs["namespace"].args == ("namespace",)
+    params_file, overrides = node.kwargs["parameters"]
+    assert params_file == str(REPO / "config" / yaml_name)
+    assert {k: v.args for k, v in overrides.items()} == {
+        "checkpoint": ("checkpoint",), "device": ("device",)}  # fmt: skip
+
+
+def test_a_given_params_file_is_used(description, tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("/**:\n  ros__parameters:\n    score_threshold: 0.5\n")
+    (node,) = launch(description, mode="map", params_file=str(path))
+    assert node.kwargs["parameters"][0] == str(path)
+
+
+def test_a_missing_params_file_is_an_error_not_a_warning(description, tmp_path):
+    """launch_ros only warns about a missing file and starts the node on other defaults."""
+    missing = tmp_path / "segmnet.yaml"
+    with pytest.raises(RuntimeError, match=f"params_file:='{missing}': no such file"):
+        launch(description, params_file=str(missing))

@@ -12,6 +12,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_helpers import FakeSegmenter, RosSession, spin_until, three_box_points, xyzrgb_cloud
 from sensor_msgs.msg import PointCloud2
 from std_srvs.srv import Trigger
+from visualization_msgs.msg import Marker, MarkerArray
 
 from occuseg_ros.map_segment_node import MapSegmentationNode
 from occuseg_ros.msg import InstanceArray
@@ -108,21 +109,28 @@ def test_reset_clears_the_map_and_restarts_ids(map_harness, rng):
     assert sorted(i.id for i in received[1].instances) == [1, 2, 3]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="known bug: make_cloud (occuseg_ros/pointcloud.py) cannot build a 0-point cloud"
-    " (reshape(0, -1)), so segmenting the emptied map raises and publishes nothing",
-)  # fmt: skip
 def test_segment_now_after_reset_reports_and_publishes_the_empty_map(map_harness, rng):
     """reset marks the map changed: segment_now then segments the empty map, answers 0
-    instances in 0 voxels and publishes an empty InstanceArray (what clears RViz)."""
+    instances in 0 voxels and publishes the empty outputs that clear RViz: an InstanceArray
+    without instances, a cloud of width 0 and markers that are only DELETEALL."""
     node, session, received, integrate, call = map_harness
+    probe = session.nodes[1]
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    clouds, markers = [], []
+    probe.create_subscription(PointCloud2, "instances/points", clouds.append, reliable)
+    probe.create_subscription(MarkerArray, "instances/markers", markers.append, reliable)
+    assert spin_until(session.executor, lambda: node._outputs.points.get_subscription_count()
+                      and node._outputs.markers.get_subscription_count())  # fmt: skip
     integrate(xyzrgb_cloud(three_box_points(rng), frame="map"))
     assert_segmented(call("segment_now"), 3, node.map.num_voxels)
     assert call("reset").success
     assert_segmented(call("segment_now"), 0, 0)
-    assert spin_until(session.executor, lambda: len(received) == 2)
-    assert len(received[1].instances) == 0
+    assert spin_until(session.executor, lambda: len(received) == 2 and len(clouds) == 2
+                      and len(markers) == 2)  # fmt: skip
+    assert len(received[1].instances) == 0 and received[1].header.frame_id == "map"
+    assert (clouds[1].width, clouds[1].height, len(clouds[1].data)) == (0, 1, 0)
+    assert [f.name for f in clouds[1].fields] == [f.name for f in clouds[0].fields]
+    assert [m.action for m in markers[1].markers] == [Marker.DELETEALL]
 
 
 def test_cloud_in_another_frame_is_rejected(map_harness, rng):

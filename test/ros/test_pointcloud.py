@@ -61,7 +61,7 @@ def test_organized_cloud_with_nan_holes_and_row_padding_keeps_row_major_indices(
     assert msg.row_step == 52 and len(msg.data) == 104
     arrays = read_cloud(msg, max_points=100)
     assert (arrays.height, arrays.width) == (2, 3)
-    np.testing.assert_array_equal(np.flatnonzero(arrays.valid_mask(1e4)), [0, 2, 3, 4])
+    np.testing.assert_array_equal(np.flatnonzero(arrays.in_range_mask(1e4)), [0, 2, 3, 4])
     np.testing.assert_array_equal(arrays.xyz[4], [1, 1, 1])
     assert not arrays.has_color
     np.testing.assert_array_equal(arrays.colors, np.full((6, 3), 0.5, np.float32))
@@ -155,3 +155,54 @@ def test_make_cloud_layout_matches_struct_unpack(rng):
     back = read_cloud(msg, max_points=10)
     np.testing.assert_array_equal(back.xyz, xyz)
     np.testing.assert_array_equal(np.round(back.colors * 255), rgb)
+
+
+@pytest.mark.parametrize("columns", [
+    {"xyz": np.empty((0, 3), np.float32)},
+    {"xyz": np.empty((0, 3), np.float32), "rgb": np.empty(0, np.uint32),
+     "score": np.empty(0, np.float64)},
+    {"xyz": np.empty((0, 3), np.float64), "flag": np.empty(0, np.uint8)},
+], ids=["xyz", "xyz-rgb-score", "float64-uint8"])  # fmt: skip
+def test_make_cloud_with_zero_points_keeps_the_fields(columns):
+    """0 points is the emptied map's cloud (issue 15): width 0, no data, the usual fields."""
+    msg = make_cloud(Header(frame_id="map"), columns)
+    full = make_cloud(Header(), {k: np.zeros((2, *v.shape[1:]), v.dtype)
+                                 for k, v in columns.items()})  # fmt: skip
+    assert (msg.width, msg.height, msg.row_step, len(msg.data)) == (0, 1, 0, 0)
+    assert msg.fields == full.fields and msg.point_step == full.point_step
+    with pytest.raises(CloudError) as error:
+        read_cloud(msg, max_points=10)
+    assert error.value.reason == "empty"
+
+
+@pytest.mark.parametrize("datatype", [0, 9, 99, 255])
+def test_unknown_datatype_in_a_field_we_do_not_read_is_accepted(datatype):
+    """x, y, z, then an `intensity` of a datatype PointField does not define; rgb after it."""
+    fields = [*XYZ, ("intensity", 12, datatype), ("rgb", 16, U32)]
+    rows = [struct.pack("<fff4sI", 1.0, 2.0, 3.0, b"\xff" * 4, 0x0A141E)] * 2
+    arrays = read_cloud(cloud(fields, 20, rows), max_points=10)
+    np.testing.assert_array_equal(arrays.xyz, [[1, 2, 3]] * 2)
+    np.testing.assert_array_equal(np.round(arrays.colors * 255), [[10, 20, 30]] * 2)
+
+
+def test_unknown_datatype_in_a_colour_channel_leaves_the_cloud_grey():
+    fields = [*XYZ, ("r", 12, U8), ("g", 13, 99), ("b", 14, U8)]
+    arrays = read_cloud(
+        cloud(fields, 16, [struct.pack("<fffBBBx", 1, 2, 3, 9, 9, 9)]), max_points=1
+    )
+    assert not arrays.has_color and (arrays.colors == 0.5).all()
+
+
+@pytest.mark.parametrize("name", ["x", "z", "rgb"])
+def test_a_repeated_field_we_read_is_refused_by_name(name):
+    fields = [*XYZ, ("rgb", 12, U32), (name, 16, F32 if name != "rgb" else U32)]
+    msg = cloud(fields, 20, [struct.pack("<fffIf", 1, 2, 3, 0, 4)])
+    with pytest.raises(CloudError, match=f"field '{name}' appears more than once") as error:
+        read_cloud(msg, max_points=10)
+    assert error.value.reason == "bad_layout"
+
+
+def test_repeated_padding_fields_we_do_not_read_are_left_alone():
+    fields = [*XYZ, ("_", 12, U8), ("_", 13, U8)]
+    msg = cloud(fields, 16, [struct.pack("<fff4x", 1, 2, 3)])
+    np.testing.assert_array_equal(read_cloud(msg, max_points=1).xyz, [[1, 2, 3]])
