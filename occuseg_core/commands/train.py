@@ -14,8 +14,8 @@ HELP = "train the network on a dataset folder (synthetic, ScanNet, S3DIS prepare
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
-        help="named config (small, paper, scannet, s3dis, scenenn) or YAML path; optional with"
-        " --resume (the run's own config.yaml is used)",
+        help="named config (small, real, paper, scannet, s3dis, scenenn) or YAML path;"
+        " optional with --resume (the run's own config.yaml is used)",
     )
     parser.add_argument("--out", required=True, type=Path, help="run directory to write")
     parser.add_argument(

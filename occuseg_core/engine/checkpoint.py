@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,22 +149,62 @@ def init_model_from(model: torch.nn.Module, path: str | Path, config: OccuSegCon
     return checkpoint.get("metrics", {})
 
 
-def export_model(checkpoint_path: str | Path, out_path: str | Path) -> dict[str, Any]:
+def average_weights(checkpoint_paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The last checkpoint with its floating-point weights replaced by the mean over all.
+
+    Averaging the weights of the last checkpoints of one run (Izmailov et al. 2018, "Averaging
+    Weights Leads to Wider Optima") gives a model between them, steadier than any single one
+    when each epoch's model scores differently (docs/RESULTS.md, "Real rooms"). Integer buffers
+    (counters) are the last checkpoint's.
+
+    Raises:
+        OccusegError: no checkpoint, or checkpoints of different models (the differing setting
+            named) or with different weight names or shapes.
+    """
+    if not checkpoint_paths:
+        raise OccusegError("no checkpoint to average")
+    checkpoints = [load_checkpoint(path) for path in checkpoint_paths]
+    last, last_path = checkpoints[-1], checkpoint_paths[-1]
+    for path, checkpoint in zip(checkpoint_paths, checkpoints, strict=True):
+        differences = config_differences(checkpoint["config"], last["config"])
+        if differences:
+            key, value, other = differences[0]
+            raise OccusegError(f"cannot average {path} with {last_path}: {key} is {value!r} in"
+                               f" one and {other!r} in the other")  # fmt: skip
+        shapes = {k: tuple(v.shape) for k, v in checkpoint["model"].items()}
+        if shapes != {k: tuple(v.shape) for k, v in last["model"].items()}:
+            raise OccusegError(f"cannot average {path} with {last_path}: their weights differ"
+                               " in names or shapes")  # fmt: skip
+    averaged = dict(last["model"])
+    for key, value in averaged.items():
+        if value.is_floating_point():
+            total = sum(c["model"][key].double() for c in checkpoints)
+            averaged[key] = (total / len(checkpoints)).to(value.dtype)
+    return {**last, "model": averaged}
+
+
+def export_model(
+    checkpoint_path: str | Path | Sequence[str | Path], out_path: str | Path
+) -> dict[str, Any]:
     """Writes a deployable copy of a checkpoint: config, weights and metrics only.
 
     Drops the optimiser state (two thirds of a training checkpoint's size), so the file is
-    what `Segmenter.from_checkpoint` needs and nothing more.
+    what `Segmenter.from_checkpoint` needs and nothing more. Given several checkpoints (of one
+    run), their weights are averaged (`average_weights`); config and metrics are the last's.
 
     Returns:
         The exported dict (with "config" as a plain dict).
     """
-    checkpoint = load_checkpoint(checkpoint_path)
+    paths = (
+        [checkpoint_path] if isinstance(checkpoint_path, (str, Path)) else list(checkpoint_path)
+    )
+    checkpoint = average_weights(paths) if len(paths) > 1 else load_checkpoint(paths[0])
     payload = {
         "config": checkpoint["config"].to_dict(),
         "model": checkpoint["model"],
         "metrics": checkpoint.get("metrics", {}),
         "state": checkpoint.get("state", {}),
-        "exported_from": str(Path(checkpoint_path).name),
+        "exported_from": ", ".join(Path(path).name for path in paths),
     }
     save_checkpoint(out_path, payload)
     return payload

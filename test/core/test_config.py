@@ -6,7 +6,7 @@ from occuseg_core.config import OccuSegConfig, config_from_dict, load_config, na
 from occuseg_core.errors import OccusegError
 
 
-@pytest.mark.parametrize("name", ["small", "paper", "scannet", "s3dis", "scenenn"])
+@pytest.mark.parametrize("name", ["small", "real", "paper", "scannet", "s3dis", "scenenn"])
 def test_named_configs_load_and_round_trip(name):
     config = load_config(name)
     assert config.name == name
@@ -61,3 +61,14 @@ def test_empty_file_gives_defaults(tmp_path):
     path = tmp_path / "empty.yaml"
     path.write_text("")
     assert load_config(path) == OccuSegConfig()
+
+
+def test_real_config_fine_tunes_the_small_model_on_real_and_synthetic_rooms():
+    """`make model-real` starts from the synthetic model (config small): same model and data
+    settings, or --init refuses it; half of the steps from each source."""
+    real, small = load_config("real"), load_config("small")
+    assert real.model == small.model and real.data.voxel_size_m == small.data.voxel_size_m
+    assert [(s.root, s.weight) for s in real.data.sources] == [
+        ("data/real_rooms", 1.0),
+        ("data/synth420", 1.0),
+    ]

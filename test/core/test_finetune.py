@@ -179,3 +179,32 @@ def test_mixed_sources_use_their_own_augmentation():
         voxels = mixed[k].num_voxels
         assert abs(voxels / full - 1) < 0.1 if source == 0 else voxels < 0.5 * full
     assert {source for source, _ in mixed.plan} == {0, 1}
+
+
+def test_export_of_several_checkpoints_averages_their_weights(tmp_path, capsys):
+    """`occuseg export A B C --out M`: float weights the mean of the three (by hand), integer
+    buffers and config the last's; checkpoints of different models are refused by setting."""
+    from occuseg_core.testing import save_random_checkpoint
+
+    paths = [save_random_checkpoint(tmp_path / f"{seed}.pt", seed=seed) for seed in (1, 2, 3)]
+    weights = [load_checkpoint(path)["model"] for path in paths]
+    assert main(["export", *map(str, paths), "--out", str(tmp_path / "avg.pt")]) == 0
+    assert "averaged over 3" in capsys.readouterr().out
+    averaged = load_checkpoint(tmp_path / "avg.pt")["model"]
+    assert averaged.keys() == weights[0].keys()
+    floats = 0
+    for key, value in averaged.items():
+        if value.is_floating_point():
+            floats += 1
+            expected = (weights[0][key] + weights[1][key] + weights[2][key]) / 3
+            torch.testing.assert_close(value, expected, rtol=1e-6, atol=1e-7)
+        else:
+            assert torch.equal(value, weights[2][key])
+    assert floats > 10
+
+    from occuseg_core.engine.checkpoint import average_weights
+
+    other = save_random_checkpoint(tmp_path / "paper.pt", config_name="paper")
+    refused = r"cannot average .*paper\.pt with .*1\.pt: model\.heads\.occupancy_density is False"
+    with pytest.raises(OccusegError, match=refused):
+        average_weights([other, paths[0]])

@@ -73,12 +73,11 @@ def test_same_scene_same_result_with_two_threads():
     must be deterministic; spconv's own CPU scatter-add was not with two threads (the trained
     model then gave a different segmentation on most calls)."""
     from occuseg_core.data.synthetic import generate_scene
-    from occuseg_core.inference import BUNDLED_MODEL
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        segmenter = Segmenter.from_checkpoint(BUNDLED_MODEL, device="cpu")
+        segmenter = Segmenter.from_checkpoint(device="cpu")
         scene = generate_scene(5)
         first, *others = [segmenter.segment(scene) for _ in range(3)]
     finally:
@@ -161,3 +160,40 @@ def test_cuda_matches_cpu(random_checkpoint):
     assert np.mean(cpu.instance_ids == gpu.instance_ids) > 0.99
     for a, b in zip(cpu.instances, gpu.instances, strict=True):
         np.testing.assert_allclose(a.score, b.score, atol=1e-3)
+
+
+def test_points_outside_instances_take_a_background_class(segmenter):
+    """Four voxels, one point each. Voxel classes by argmax: chair (train id 4), chair, table (6),
+    floor (1); background probabilities: voxel 0 prefers wall (0), voxels 1-3 floor. Instance 0
+    (a chair) holds voxels 0 and 1 and is kept; instance 1 (a table) holds voxel 2 and is
+    dropped by min_instance_points 2. With semantics_from_instances: chair, chair, floor, floor
+    (NYU40 5, 5, 2, 2); without: every voxel's argmax, chair, chair, table, floor (5, 5, 7, 2)."""
+    from occuseg_core.clustering import InstanceSegmentation
+    from occuseg_core.data.voxelize import voxelize
+    from occuseg_core.inference import SegmenterOptions, VoxelPredictions
+
+    scene = Scene(np.array([[0.01, 0.01, 0.01], [0.21, 0.01, 0.01], [0.41, 0.01, 0.01],
+                            [0.61, 0.01, 0.01]]), np.full((4, 3), 0.5))  # fmt: skip
+    grid = voxelize(scene, 0.02)
+    order = grid.point_to_voxel  # voxel of each point
+    probs = np.full((4, 20), 0.01, np.float32)
+    for voxel, (best, wall, floor) in zip(order, [(4, 0.3, 0.2), (4, 0.1, 0.2), (6, 0.1, 0.2),
+                                                  (1, 0.1, 0.6)], strict=True):  # fmt: skip
+        probs[voxel, best], probs[voxel, 0], probs[voxel, 1] = 0.5, wall, floor
+    zeros = np.zeros((4, 3), np.float32)
+    predictions = VoxelPredictions(probs, np.zeros((4, 16), np.float32), zeros, zeros,
+                                   np.zeros(4, np.float32))  # fmt: skip
+    voxel_instance = np.full(4, -1)
+    voxel_instance[order[:2]], voxel_instance[order[2]] = 0, 1
+    instances = InstanceSegmentation(
+        voxel_instance, np.array([4, 6]), np.array([0.9, 0.8]), np.array([2, 1]),
+        np.array([2.0, 1.0]), np.ones(2),
+    )  # fmt: skip
+    for consistent, expected in ((True, [5, 5, 2, 2]), (False, [5, 5, 7, 2])):
+        options = SegmenterOptions(min_instance_points=2, semantics_from_instances=consistent)
+        tuned = Segmenter(model=segmenter.model, config=segmenter.config, device="cpu",
+                          options=options)  # fmt: skip
+        result = tuned.assemble_result(scene, grid, predictions, instances, {})
+        assert result.semantic_ids.tolist() == expected
+        assert result.instance_ids.tolist() == [0, 0, -1, -1]
+    assert SegmenterOptions().semantics_from_instances  # the default
