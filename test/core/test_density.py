@@ -229,7 +229,7 @@ def test_the_gain_grows_when_denser_scans_hold_bigger_instances(rng):
         loss = occupancy_loss(model(batch).log_occupancy, targets)
         loss.backward()
         optimizer.step()
-        gains.append(float(model.heads.density_gain))
+        gains.append(float(model.heads.density_gain.detach()))
         losses.append(float(loss))
     assert gains[0] == pytest.approx(step), "the first step must raise the gain by lr * slope"
     assert gains[-1] == pytest.approx(best_gain, abs=1.01 * step)
