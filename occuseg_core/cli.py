@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     try:
+        if getattr(args, "threads", None) is not None:
+            from occuseg_core.threads import set_threads
+
+            set_threads(args.threads)
         return int(args._run(args) or 0)
     except (OccusegError, ValueError, OSError) as error:
         if os.environ.get("OCCUSEG_DEBUG"):

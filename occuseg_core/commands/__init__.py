@@ -5,3 +5,14 @@ CHECKPOINT_HELP = (
     " synthetic rooms) or synthetic (synthetic rooms only)"
 )
 """The help of every `--checkpoint` option (see `occuseg_core.inference.resolve_checkpoint`)."""
+
+
+def add_threads_argument(parser) -> None:
+    """`--threads N` for every command that runs the network (applied by `occuseg_core.cli`)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads of the network (default: one per core; idle threads wait passively,"
+        " see occuseg_core/threads.py)",
+    )

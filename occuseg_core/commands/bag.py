@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from occuseg_core.commands import CHECKPOINT_HELP
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
 from occuseg_core.errors import OccusegError
 
 HELP = "segment the PointCloud2 topic of a ROS 2 MCAP bag into a new MCAP bag"
@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " <topic>/instances/markers; replaced only when the run succeeds",
     )
     parser.add_argument("--checkpoint", default=None, help=CHECKPOINT_HELP)
+    add_threads_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument(
         "--max-points",

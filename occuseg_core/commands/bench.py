@@ -1,7 +1,9 @@
 """`occuseg bench`: per-stage wall times and peak memory of the Segmenter (paper Table 5).
 
 For every scene: one warm-up run (numba compilation, allocator warm-up), then `--repeat` timed
-runs; the table shows the median per stage. Also timed on their own: the mesh supervoxels of
+runs; the table shows the median per stage. With `--busy-cores N` the same runs are repeated
+beside N processes that keep one core busy each (a robot's SLAM, planners and drivers), and each
+stage's busy / idle ratio is reported. Also timed on their own: the mesh supervoxels of
 scenes that have faces (ScanNet-compatible segmentator) and the greedy merging on a random
 1,000-supervoxel / 5,000-edge graph (the issue's clustering target).
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from occuseg_core.commands import CHECKPOINT_HELP
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
 from occuseg_core.errors import OccusegError
 
 HELP = "time every stage of the pipeline on given scans (median over repeats), JSON + table"
@@ -32,12 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-scenes", type=int, help="bench at most this many dataset scenes")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per scene (median)")
     parser.add_argument("--checkpoint", help=CHECKPOINT_HELP)
+    add_threads_argument(parser)
     parser.add_argument(
         "--random-init",
         action="store_true",
         help="use an untrained small model (no checkpoint needed)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--busy-cores",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time every scene beside N busy CPU burners and report busy / idle ratios",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
 
 
@@ -108,19 +118,39 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _means(rows: list[dict]) -> dict[str, float]:
+    return {f"mean_{s}_s": statistics.fmean(r[f"{s}_s"] for r in rows) for s in STAGES}
+
+
+def _busy(segmenter, scenes, args: argparse.Namespace, idle: dict[str, float]) -> dict:
+    """The same runs beside `--busy-cores` burners, with each stage's mean busy / idle."""
+    from occuseg_core.busy_cores import BusyCores
+
+    with BusyCores(args.busy_cores):
+        rows = [bench_scene(segmenter, scene, args.repeat) for scene in scenes]
+    mean = _means(rows)
+    ratio = {s: mean[f"mean_{s}_s"] / max(idle[f"mean_{s}_s"], 1e-9) for s in STAGES}
+    print(f"\nbeside {args.busy_cores} busy core(s):\n{format_table(rows)}")
+    print("busy / idle: " + ", ".join(f"{s} {ratio[s]:.2f}x" for s in STAGES))
+    return {"cores": args.busy_cores, "scenes": rows, **mean, "ratio": ratio}
+
+
 def run(args: argparse.Namespace) -> int:
     from occuseg_core.clustering.benchmark import benchmark_merge
+    from occuseg_core.threads import thread_settings
 
     if args.repeat < 1:
         raise OccusegError("--repeat must be >= 1")
+    if args.busy_cores < 0:
+        raise OccusegError("--busy-cores must be >= 0")
     segmenter = _segmenter(args)
     scenes = _scenes(args)
     rows = [bench_scene(segmenter, scene, args.repeat) for scene in scenes]
-    mean = {f"mean_{s}_s": statistics.fmean(r[f"{s}_s"] for r in rows) for s in STAGES}
+    mean = _means(rows)
     merge = benchmark_merge(1000, 5000, repeats=20)
     report = {
         "device": str(segmenter.device),
-        "threads": torch.get_num_threads(),
+        **thread_settings(),
         "repeat": args.repeat,
         "scenes": rows,
         **mean,
@@ -128,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     }
     print(format_table(rows))
     print("mean per scan: " + ", ".join(f"{s} {mean[f'mean_{s}_s'] * 1e3:.0f} ms" for s in STAGES))
+    if args.busy_cores:
+        report["busy"] = _busy(segmenter, scenes, args, mean)
     print(
         f"greedy merging, 1000 supervoxels / {int(merge['num_edges'])} edges:"
         f" {merge['median_ms']:.2f} ms (median)"

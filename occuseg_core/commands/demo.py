@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from occuseg_core.commands import CHECKPOINT_HELP
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
 
 HELP = "segment a built-in synthetic room with the default model and draw the result"
 
@@ -37,6 +37,7 @@ chairs (the case occupancy is for), cabinets, curtains and a picture. Datasets m
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     parser.add_argument("--checkpoint", help=CHECKPOINT_HELP)
+    add_threads_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=DEMO_SEED, help="seed of the synthetic room")
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from occuseg_core.commands import CHECKPOINT_HELP
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
 from occuseg_core.errors import OccusegError
 
 HELP = "evaluate: a ScanNet submission (--pred/--gt) or a checkpoint on a dataset split"
@@ -70,6 +70,7 @@ def _add_dataset_arguments(model: argparse._ArgumentGroup) -> None:
         " plane removal + Euclidean clustering), scored class-agnostically",
     )
     model.add_argument("--checkpoint", metavar="C", help=CHECKPOINT_HELP)
+    add_threads_argument(model)
     model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
     model.add_argument(
