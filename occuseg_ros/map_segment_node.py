@@ -1,9 +1,11 @@
 """map_segment_node: integrates clouds into a bounded voxel map and re-segments it.
 
-Clouds (or voxel-centre clouds of a reconstruction system) in `map_frame` arrive on `points`
-and are integrated at once; every segment_period_s the map is segmented on a worker thread and
-instance ids are kept by voxel overlap with the previous result. Outputs as segment_node, in
-the map frame, with indices into the published map cloud. Services: ~/reset, ~/segment_now.
+Clouds (or voxel-centre clouds of a reconstruction system) arrive on `points` and are
+integrated at once, in `map_frame` (clouds in other frames are transformed with tf2_ros at
+their stamp, or refused without it: occuseg_ros/frames.py); every segment_period_s the map is
+segmented on a worker thread and instance ids are kept by voxel overlap with the previous
+result. Outputs as segment_node, in the map frame, with indices into the published map cloud.
+Services: ~/reset, ~/segment_now.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -23,62 +25,70 @@ from occuseg_core.tracking import InstanceTracker
 from occuseg_core.types import Scene
 from occuseg_core.voxel_map import VoxelMap
 from occuseg_ros.conversions import LabelledCloud, usable_points
-from occuseg_ros.diagnostics import PipelineStats
-from occuseg_ros.node_common import (
-    SegmentationOutputs,
-    input_qos,
-    load_segmenter,
-    parameter_callbacks,
-    report_out_of_range,
-    run_node,
-)
-from occuseg_ros.params import declare_and_read
-from occuseg_ros.pipeline import CloudPipeline
+from occuseg_ros.frames import TfFrames, transform_points
+from occuseg_ros.managed import node_class
+from occuseg_ros.node_common import SegmentingNode, input_qos, report_out_of_range, run_node
 from occuseg_ros.pointcloud import CloudError, read_cloud
 
 
-class MapSegmentationNode(Node):
-    """Voxel-map instance segmentation with stable ids (see module docstring)."""
+class MapSegmentationNode(SegmentingNode):
+    """Voxel-map instance segmentation with stable ids (see module docstring; phases and
+    arguments: `SegmentingNode`). The map and the ids live from `load` to `unload`."""
 
-    def __init__(self, segmenter=None, **node_kwargs) -> None:
-        super().__init__("map_segment_node", **node_kwargs)
-        p = self._params = declare_and_read(self, map_mode=True)
-        self.pipeline = CloudPipeline(segmenter or load_segmenter(p), p, self.get_logger())
-        if p.warmup:
-            self.pipeline.warm_up()
-        self.map = VoxelMap(self.pipeline.voxel_size_m, p.max_voxels, p.map_extent_m)
-        self.tracker = InstanceTracker(min_overlap=p.match_min_overlap)
-        self.stats = PipelineStats()
+    def __init__(self, segmenter=None, tf_buffer=None, **node_kwargs) -> None:
+        self.map = self.tracker = self.frames = None
+        self._tf_buffer = tf_buffer  # a stand-in for tf2_ros.Buffer (tests); None: tf2_ros's
         self._lock = threading.Lock()
         self._stamp = None
         self._dirty = False
         self._request = threading.Event()
         self._done = threading.Condition()
         self._segmentations = 0
-        self._running = True
-        self._outputs = SegmentationOutputs(self, p)
-        check, apply = parameter_callbacks(lambda: self._params, self.pipeline, self._configure)
-        self.add_on_set_parameters_callback(check)
-        self.add_post_set_parameters_callback(apply)
-        self.create_subscription(PointCloud2, "points", self._on_cloud, input_qos(p),
-                                 callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
-        self.create_service(Trigger, "~/reset", self._on_reset)
-        self.create_service(Trigger, "~/segment_now", self._on_segment_now)
-        self.create_timer(p.segment_period_s, self._request.set)
-        self.create_timer(p.diagnostics_period_s,
-                          lambda: self._outputs.publish_diagnostics(self, self.stats))  # fmt: skip
-        self._worker = threading.Thread(target=self._work, name="map_segmentation", daemon=True)
-        self._worker.start()
-        self.get_logger().info(f"ready: map voxel {self.map.voxel_size_m} m, {p}")
+        super().__init__("map_segment_node", map_mode=True, segmenter=segmenter, **node_kwargs)
+
+    def load(self) -> None:
+        super().load()
+        p = self._params
+        with self._lock:
+            self.map = VoxelMap(self.pipeline.voxel_size_m, p.max_voxels, p.map_extent_m)
+            self.tracker = InstanceTracker(min_overlap=p.match_min_overlap)
+            self._stamp, self._dirty = None, False
+        self.frames = TfFrames(p.map_frame, self._tf_buffer, self)
+
+    def unload(self) -> None:
+        with self._lock:
+            super().unload()
+            self.map = self.tracker = None
+        if self.frames is not None:
+            self.frames.close()
+            self.frames = None
+
+    def _start_io(self) -> list:
+        p = self._params
+        return [
+            self.create_subscription(PointCloud2, "points", self._on_cloud, input_qos(p),
+                                     callback_group=MutuallyExclusiveCallbackGroup()),
+            self.create_service(Trigger, "~/reset", self._on_reset),
+            self.create_service(Trigger, "~/segment_now", self._on_segment_now),
+            self.create_timer(p.segment_period_s, self._request.set),
+            self.create_timer(p.diagnostics_period_s, self._publish_diagnostics),
+        ]  # fmt: skip
+
+    def _wake_worker(self) -> None:
+        self._request.set()
+        with self._done:
+            self._done.notify_all()
 
     def _on_cloud(self, msg: PointCloud2) -> None:
+        """Integrates a cloud, transformed into map_frame when it is in another frame."""
         self.stats.on_received()
         p = self._params
         try:
-            if msg.header.frame_id != p.map_frame:
-                raise CloudError("wrong_frame", f"frame '{msg.header.frame_id}' is not the map"
-                                 f" frame '{p.map_frame}'")  # fmt: skip
+            matrix = self.frames.to_map(msg.header.frame_id, msg.header.stamp,
+                                        p.transform_timeout_s)  # fmt: skip
             arrays = read_cloud(msg, max_points=p.max_input_points)
+            if matrix is not None:
+                arrays = replace(arrays, xyz=transform_points(arrays.xyz, matrix))
             valid, out_of_range = usable_points(arrays, p.max_range_m)
         except CloudError as error:
             self.stats.on_rejected(error.reason, str(error))
@@ -96,10 +106,10 @@ class MapSegmentationNode(Node):
         segmentation, the map bounds and max_range_m on the next cloud, match_min_overlap on
         the next id matching."""
         with self._lock:
-            self._params = p
-            self.pipeline.configure(p)
-            self.map.max_voxels, self.map.extent_m = p.max_voxels, p.map_extent_m
-            self.tracker.min_overlap = p.match_min_overlap
+            super()._configure(p)
+            if self.map is not None:
+                self.map.max_voxels, self.map.extent_m = p.max_voxels, p.map_extent_m
+                self.tracker.min_overlap = p.match_min_overlap
 
     def _on_reset(self, request, response):
         with self._lock:
@@ -165,16 +175,6 @@ class MapSegmentationNode(Node):
         self.stats.on_processed({"segmenter": segment_s, **outputs.timings_s},
                                 len(labelled.instances), len(keys))  # fmt: skip
 
-    def stop(self, timeout_s: float = 30.0) -> bool:
-        """Stops the worker and waits for it (before destroy_node); a waiting segment_now
-        returns at once. Returns whether the worker has ended."""
-        self._running = False
-        self._request.set()
-        with self._done:
-            self._done.notify_all()
-        self._worker.join(timeout=timeout_s)
-        return not self._worker.is_alive()
-
 
 def _empty_labelled() -> LabelledCloud:
     empty = np.empty(0, dtype=np.int64)
@@ -184,7 +184,8 @@ def _empty_labelled() -> LabelledCloud:
 
 
 def main(args=None) -> int:
-    return run_node(MapSegmentationNode, args)
+    """`map_segment_node [--managed]`: --managed starts it as a lifecycle node."""
+    return run_node(node_class(MapSegmentationNode, args), args)
 
 
 if __name__ == "__main__":

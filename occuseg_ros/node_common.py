@@ -1,5 +1,5 @@
-"""What both segmentation nodes share: QoS, output publishers, the newest-cloud slot, model
-loading, diagnostics publishing and `main()`.
+"""What both segmentation nodes share: their life in phases (`SegmentingNode`), QoS, output
+publishers, the newest-cloud slot, model loading, diagnostics publishing and `main()`.
 
 The heavy work runs on one worker thread fed by `LatestSlot`: the subscription callback only
 stores the newest cloud (counting the one it replaces as dropped), so the executor stays free
@@ -17,15 +17,19 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.service import Service
 from rclpy.signals import uninstall_signal_handlers
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from occuseg_core.errors import OccusegError
 from occuseg_ros.diagnostics import PipelineStats, to_diagnostic_status
 from occuseg_ros.msg import InstanceArray
-from occuseg_ros.params import NodeParams, ParameterError, with_changes
+from occuseg_ros.params import NodeParams, ParameterError, declare_and_read, with_changes
 from occuseg_ros.pipeline import CloudPipeline, Outputs
 
 
@@ -73,6 +77,9 @@ def input_qos(params: NodeParams) -> QoSProfile:
 def load_segmenter(params: NodeParams):
     """The real Segmenter for the parameters (imported here: torch loads only when needed)."""
     from occuseg_core.inference import Segmenter
+    from occuseg_core.threads import set_threads
+
+    set_threads(params.threads or None)
 
     return Segmenter.from_checkpoint(params.checkpoint or None, device=params.device,
                                      half=params.half)  # fmt: skip
@@ -111,14 +118,15 @@ class SegmentationOutputs:
         self.diagnostics.publish(msg)
 
 
-def parameter_callbacks(current, pipeline: CloudPipeline, apply):
+def parameter_callbacks(current, pipeline, apply):
     """Callbacks that make every writable parameter take effect as soon as it is set.
 
     rclpy has already refused read-only parameters and wrong types or ranges when they run.
 
     Args:
         current: returns the node's NodeParams now.
-        pipeline: checks what depends on the model (max_range_m against its voxel size).
+        pipeline: returns the CloudPipeline, which checks what depends on the model
+            (max_range_m against its voxel size), or None while no model is loaded.
         apply: takes the new NodeParams and puts them to use.
 
     Returns:
@@ -129,7 +137,9 @@ def parameter_callbacks(current, pipeline: CloudPipeline, apply):
 
     def check(parameters) -> SetParametersResult:
         try:
-            pipeline.check(with_changes(current(), parameters))
+            new = with_changes(current(), parameters)
+            if pipeline() is not None:
+                pipeline().check(new)
         except ParameterError as error:
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
@@ -138,6 +148,129 @@ def parameter_callbacks(current, pipeline: CloudPipeline, apply):
         apply(with_changes(current(), parameters))
 
     return check, after
+
+
+class SegmentingNode(Node):
+    """A segmentation node's life in four phases, shared by both nodes.
+
+    `load` builds the pipeline (the model), `start` creates the publishers, the input, timers
+    and services (`_start_io`) and the worker thread, `stop` ends the worker, `stop_io`
+    also destroys what `start` created, `unload` frees the model. A plain node loads and
+    starts in its constructor; the managed one (occuseg_ros/managed.py) on lifecycle
+    transitions. Parameters are declared at construction in both.
+
+    Args:
+        name: the node's name. map_mode: declare map_segment_node's parameters.
+        segmenter: a ready Segmenter (tests inject a double); None loads the `checkpoint`
+            parameter's model on the `device` parameter's device.
+        **node_kwargs: passed to rclpy's Node (namespace, context, parameter_overrides...).
+
+    Raises:
+        ParameterError: invalid parameters. OccusegError: the model cannot be loaded.
+    """
+
+    managed = False
+
+    def __init__(self, name: str, *, map_mode: bool, segmenter=None, **node_kwargs) -> None:
+        super().__init__(name, **node_kwargs)
+        self._params = declare_and_read(self, map_mode=map_mode)
+        self._segmenter = segmenter
+        self.pipeline: CloudPipeline | None = None
+        self.stats = PipelineStats()
+        self._io: list = []
+        self._outputs: SegmentationOutputs | None = None
+        self._worker: threading.Thread | None = None
+        self._running = False
+        check, apply = parameter_callbacks(lambda: self._params, lambda: self.pipeline,
+                                           self._configure)  # fmt: skip
+        self.add_on_set_parameters_callback(check)
+        self.add_post_set_parameters_callback(apply)
+        if not self.managed:
+            self.load()
+            self.start()
+
+    def load(self) -> None:
+        """Loads the model (and warms it up). Raises ParameterError or OccusegError."""
+        p = self._params
+        self.pipeline = CloudPipeline(self._segmenter or load_segmenter(p), p, self.get_logger())
+        if p.warmup:
+            self.pipeline.warm_up()
+
+    def unload(self) -> None:
+        """Frees the model (a later `load` loads it again)."""
+        self.pipeline = None
+
+    def start(self) -> None:
+        """Publishers, then input, timers and services, then the worker thread."""
+        self._outputs = SegmentationOutputs(self, self._params)
+        self._io = [self._outputs.instances, self._outputs.points, self._outputs.markers,
+                    self._outputs.diagnostics]  # fmt: skip
+        self._running = True
+        self._io += self._start_io()
+        self._worker = threading.Thread(target=self._work, name=self.get_name(), daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"ready on {self.resolve_topic_name('points')}, voxel"
+                               f" {self.pipeline.voxel_size_m} m: {self._params}")  # fmt: skip
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stops the worker and waits for it (before destroy_node: no publish during teardown).
+
+        Returns:
+            Whether the worker has ended (False: still segmenting after timeout_s).
+        """
+        self._running = False
+        self._wake_worker()
+        if self._worker is not None:
+            self._worker.join(timeout=timeout_s)
+            if self._worker.is_alive():
+                return False
+        self._worker = None
+        return True
+
+    def stop_io(self, timeout_s: float = 30.0) -> bool:
+        """`stop`, then destroys what `start` created; False (nothing destroyed but the
+        inputs) while a segmentation is still running after timeout_s."""
+        inputs = [e for e in self._io if not isinstance(e, Publisher)]
+        for entity in inputs:
+            _destroy(self, entity)
+        self._io = [e for e in self._io if e not in inputs]
+        if not self.stop(timeout_s):
+            return False
+        for entity in self._io:
+            _destroy(self, entity)
+        self._io, self._outputs = [], None
+        return True
+
+    def _start_io(self) -> list:
+        """Creates the input subscription, timers and services; returns them."""
+        raise NotImplementedError
+
+    def _wake_worker(self) -> None:
+        """Makes a waiting worker see that `_running` is False."""
+        raise NotImplementedError
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+    def _configure(self, params: NodeParams) -> None:
+        """Applies parameters set at run time (to the model's pipeline once loaded)."""
+        self._params = params
+        if self.pipeline is not None:
+            self.pipeline.configure(params)
+
+    def _publish_diagnostics(self) -> None:
+        outputs = self._outputs
+        if outputs is not None:
+            outputs.publish_diagnostics(self, self.stats)
+
+
+def _destroy(node: Node, entity) -> None:
+    kinds = ((Subscription, node.destroy_subscription), (Publisher, node.destroy_publisher),
+             (Timer, node.destroy_timer), (Service, node.destroy_service))  # fmt: skip
+    for kind, destroy in kinds:
+        if isinstance(entity, kind):
+            destroy(entity)
+            return
 
 
 def report_out_of_range(node: Node, stats: PipelineStats, dropped: int, total: int, frame: str,

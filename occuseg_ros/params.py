@@ -75,9 +75,15 @@ SPECS: dict[str, Spec] = {
     "publish_points": Spec(True, "publish instances/points (the labelled cloud)"),
     "publish_markers": Spec(True, "publish instances/markers (boxes and labels for RViz)"),
     "warmup": Spec(True, "run the model once on a small scene at start-up", read_only=True),
+    "threads": Spec(0, "CPU threads of the network; 0 = one per core (idle ones wait "
+                    "passively: occuseg_core/threads.py)", 0, 256, read_only=True),
     "diagnostics_period_s": Spec(1.0, "[s] period of /diagnostics", 0.1, 60.0, read_only=True),
-    "map_frame": Spec("map", "fixed frame of the map; clouds in other frames are refused",
-                      read_only=True, modes=MAP),
+    "map_frame": Spec("map", "fixed frame of the map; clouds in other frames are transformed "
+                      "into it with tf2_ros (refused without tf2_ros)", read_only=True,
+                      modes=MAP),
+    "transform_timeout_s": Spec(0.2, "[s] how long to wait for the transform of a cloud into "
+                                "map_frame at its stamp before dropping it", 0.0, 10.0,
+                                modes=MAP),
     "max_voxels": Spec(2_000_000, "map size limit; the longest-unseen voxels go first",
                        1_000, 50_000_000, modes=MAP),
     "map_extent_m": Spec(15.0, "[m] voxels farther (in x, y) from the newest cloud's centre "
@@ -109,8 +115,10 @@ class NodeParams:
     publish_points: bool
     publish_markers: bool
     warmup: bool
+    threads: int
     diagnostics_period_s: float
     map_frame: str
+    transform_timeout_s: float
     max_voxels: int
     map_extent_m: float
     segment_period_s: float

@@ -168,10 +168,11 @@ class CloudPipeline:
                        timings_s={"convert_out": time.perf_counter() - start})  # fmt: skip
 
     def warm_up(self) -> None:
-        """Runs the model once on a small random box of points (allocations, JIT, kernels)."""
-        rng = np.random.default_rng(0)
-        xyz = rng.uniform(0.0, 1.0, size=(4000, 3)).astype(np.float32)
-        self.segmenter.segment(Scene(xyz=xyz, colors=np.full_like(xyz, 0.5), name="warmup"))
+        """Pays the first scan's extra cost now (numba start-up, first kernels; see
+        occuseg_core/warmup.py)."""
+        from occuseg_core.warmup import warm_up
+
+        warm_up(self.segmenter)
 
 
 def _free_cuda_cache() -> None:

@@ -8,61 +8,42 @@ diagnostics_period_s. Only the newest cloud is processed; a bad cloud is counted
 from __future__ import annotations
 
 import sys
-import threading
 import time
 
-from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
-from occuseg_ros.diagnostics import PipelineStats
+from occuseg_ros.managed import node_class
 from occuseg_ros.node_common import (
     LatestSlot,
-    SegmentationOutputs,
+    SegmentingNode,
     input_qos,
-    load_segmenter,
-    parameter_callbacks,
     report_out_of_range,
     run_node,
 )
-from occuseg_ros.params import declare_and_read
-from occuseg_ros.pipeline import CloudPipeline
 from occuseg_ros.pointcloud import CloudError
 
 
-class SegmentationNode(Node):
-    """Per-cloud instance segmentation.
-
-    Args:
-        segmenter: a ready Segmenter (tests inject a double); None loads the `checkpoint`
-            parameter's model on the `device` parameter's device.
-        **node_kwargs: passed to rclpy's Node (namespace, context, parameter_overrides...).
+class SegmentationNode(SegmentingNode):
+    """Per-cloud instance segmentation (phases and arguments: `SegmentingNode`).
 
     Raises:
         ParameterError: invalid parameters. OccusegError: the model cannot be loaded.
     """
 
     def __init__(self, segmenter=None, **node_kwargs) -> None:
-        super().__init__("segment_node", **node_kwargs)
-        self._params = declare_and_read(self)
-        self.pipeline = CloudPipeline(segmenter or load_segmenter(self._params), self._params,
-                                      self.get_logger())  # fmt: skip
-        if self._params.warmup:
-            self.pipeline.warm_up()
-        self.stats = PipelineStats()
-        self._outputs = SegmentationOutputs(self, self._params)
         self._slot = LatestSlot()
-        self._running = True
-        check, apply = parameter_callbacks(lambda: self._params, self.pipeline, self._configure)
-        self.add_on_set_parameters_callback(check)
-        self.add_post_set_parameters_callback(apply)
-        self.create_subscription(PointCloud2, "points", self._on_cloud, input_qos(self._params))
-        self.create_timer(self._params.diagnostics_period_s, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name="segmentation", daemon=True)
-        self._worker.start()
-        self.get_logger().info(
-            f"ready on {self.resolve_topic_name('points')}, voxel {self.pipeline.voxel_size_m} m:"
-            f" {self._params}"
-        )
+        super().__init__("segment_node", map_mode=False, segmenter=segmenter, **node_kwargs)
+
+    def _start_io(self) -> list:
+        self._slot = LatestSlot()
+        return [
+            self.create_subscription(PointCloud2, "points", self._on_cloud,
+                                     input_qos(self._params)),
+            self.create_timer(self._params.diagnostics_period_s, self._publish_diagnostics),
+        ]  # fmt: skip
+
+    def _wake_worker(self) -> None:
+        self._slot.close()
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         self.stats.on_received()
@@ -109,28 +90,10 @@ class SegmentationNode(Node):
             + ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in timings.items())
         )
 
-    def _configure(self, params) -> None:
-        """Applies parameters set at run time (every writable one acts on the next cloud)."""
-        self._params = params
-        self.pipeline.configure(params)
-
-    def _publish_diagnostics(self) -> None:
-        self._outputs.publish_diagnostics(self, self.stats)
-
-    def stop(self, timeout_s: float = 30.0) -> bool:
-        """Stops the worker and waits for it (before destroy_node: no publish during teardown).
-
-        Returns:
-            Whether the worker has ended (False: still segmenting after timeout_s).
-        """
-        self._running = False
-        self._slot.close()
-        self._worker.join(timeout=timeout_s)
-        return not self._worker.is_alive()
-
 
 def main(args=None) -> int:
-    return run_node(SegmentationNode, args)
+    """`segment_node [--managed]`: --managed starts it as a lifecycle node."""
+    return run_node(node_class(SegmentationNode, args), args)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,39 @@ def fake_result(xyz: np.ndarray, reverse: bool = False) -> SegmentationResult:
                               class_names=CLASSES)  # fmt: skip
 
 
+class LookupException(Exception):
+    """Named like tf2's, which a buffer raises for a frame it has never heard of."""
+
+
+class StandInBuffer:
+    """Stands in for tf2_ros.Buffer: `transforms[(target, source)]` is the TransformStamped
+    returned for any time; other pairs raise LookupException. Records every lookup as
+    (target, source, rclpy Time, rclpy Duration timeout)."""
+
+    def __init__(self, transforms: dict | None = None) -> None:
+        self.transforms = dict(transforms or {})
+        self.calls: list[tuple] = []
+
+    def lookup_transform(self, target, source, time, timeout):
+        self.calls.append((target, source, time, timeout))
+        if (target, source) not in self.transforms:
+            raise LookupException(f'"{source}" passed to lookupTransform argument source_frame'
+                                  " does not exist.")  # fmt: skip
+        return self.transforms[(target, source)]
+
+
+def stamped(translation, quaternion_xyzw, parent: str = "map", child: str = "camera"):
+    """A geometry_msgs/TransformStamped from parent to child."""
+    from geometry_msgs.msg import TransformStamped
+
+    msg = TransformStamped()
+    msg.header.frame_id, msg.child_frame_id = parent, child
+    t, q = msg.transform.translation, msg.transform.rotation
+    t.x, t.y, t.z = map(float, translation)
+    q.x, q.y, q.z, q.w = map(float, quaternion_xyzw)
+    return msg
+
+
 def three_box_points(rng: np.random.Generator, n: int = 600) -> np.ndarray:
     """(n, 3) float32 points with x in [-0.5, 3.5): some in each fake instance and the wall."""
     return rng.uniform([-0.5, 0.0, 0.0], [3.5, 1.0, 1.0], size=(n, 3)).astype(np.float32)

@@ -35,7 +35,7 @@ def stub_modules() -> dict[str, types.ModuleType]:
         "launch": ["LaunchDescription"],
         "launch.actions": ["DeclareLaunchArgument", "OpaqueFunction"],
         "launch.substitutions": ["LaunchConfiguration"],
-        "launch_ros.actions": ["Node"],
+        "launch_ros.actions": ["Node", "LifecycleNode"],
         "launch_ros.substitutions": [],
         "launch_ros": [],
     }
@@ -76,8 +76,9 @@ def launch(description, **arguments):
 
 def test_declares_the_documented_arguments(description):
     defaults = {name: kwargs["default_value"] for name, kwargs in declared(description).items()}
-    assert defaults == {"points": "points", "mode": "cloud", "params_file": "",
-                        "checkpoint": "", "device": "auto", "namespace": ""}  # fmt: skip
+    assert defaults == {"points": "points", "mode": "cloud", "managed": "false",
+                        "params_file": "", "checkpoint": "", "device": "auto",
+                        "namespace": ""}  # fmt: skip
 
 
 def test_mode_has_choices_so_launch_refuses_a_typo(description):
@@ -85,9 +86,27 @@ def test_mode_has_choices_so_launch_refuses_a_typo(description):
     assert declared(description)["mode"]["choices"] == ["cloud", "map"]
 
 
-def test_an_unknown_mode_starts_nothing(description):
-    with pytest.raises(RuntimeError, match="'Map' is not one of cloud, map"):
+def test_managed_has_choices_and_plain_is_the_default(description):
+    assert declared(description)["managed"]["choices"] == ["false", "true"]
+    (node,) = launch(description)
+    assert type(node).__name__ == "Node" and node.kwargs["arguments"] == []
+
+
+def test_an_unknown_mode_or_managed_value_starts_nothing(description):
+    with pytest.raises(RuntimeError, match="mode:='Map' is not one of cloud, map"):
         launch(description, mode="Map")
+    with pytest.raises(RuntimeError, match="managed:='True' is not one of false, true"):
+        launch(description, managed="True")
+
+
+@pytest.mark.parametrize(("mode", "executable"),
+                         [("cloud", "segment_node"), ("map", "map_segment_node")])  # fmt: skip
+def test_managed_true_starts_a_lifecycle_node_with_the_flag(description, mode, executable):
+    """launch_ros' LifecycleNode (it needs name and namespace) running `<node> --managed`."""
+    (node,) = launch(description, mode=mode, managed="true")
+    assert type(node).__name__ == "LifecycleNode" and node.kwargs["arguments"] == ["--managed"]
+    assert node.kwargs["name"] == node.kwargs["executable"] == executable
+    assert node.kwargs["namespace"].args == ("namespace",)
 
 
 @pytest.mark.parametrize(

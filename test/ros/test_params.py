@@ -13,7 +13,13 @@ import pytest
 import rclpy
 import yaml
 from rclpy.parameter import Parameter
-from ros_helpers import FakeSegmenter, RosSession, three_box_points, xyzrgb_cloud
+from ros_helpers import (
+    FakeSegmenter,
+    RosSession,
+    StandInBuffer,
+    three_box_points,
+    xyzrgb_cloud,
+)
 
 from occuseg_ros.map_segment_node import MapSegmentationNode
 from occuseg_ros.params import SPECS, ParameterError, param_names
@@ -128,6 +134,13 @@ def tracked_id(node, _) -> int:
     return int(node.tracker.update([np.arange(50)])[0])
 
 
+def timeout_waited(node, xyz) -> float:
+    """How long the node lets the TF buffer wait for a cloud in another frame (seconds)."""
+    node.frames.buffer = StandInBuffer()
+    node._on_cloud(xyzrgb_cloud(xyz, frame="camera"))
+    return node.frames.buffer.calls[-1][3].nanoseconds / 1e9
+
+
 # name -> (new value, what the node does with a 2000-point cloud, before, after)
 EFFECTS = {
     "score_threshold": (0.5, lambda n, xyz: len(run_once(n, xyz).instances.instances), 3, 2),
@@ -146,6 +159,7 @@ EFFECTS = {
                    True, False),
     "map_extent_m": (1.0, lambda n, xyz: map_span_x(n, xyz) > 2.1, True, False),
     "match_min_overlap": (0.9, tracked_id, 1, 2),
+    "transform_timeout_s": (1.5, timeout_waited, 0.2, 1.5),
 }  # fmt: skip
 WRITABLE = [(m, n) for m in ("cloud", "map") for n in param_names(m == "map")
             if not SPECS[n].read_only]  # fmt: skip
@@ -193,3 +207,20 @@ def test_max_voxel_coordinate_is_the_models():
     from occuseg_core.nn.density import MAX_COORDINATE
 
     assert MAX_VOXEL_COORDINATE == MAX_COORDINATE
+
+
+def test_threads_sets_the_networks_cpu_threads(random_checkpoint):
+    """Issue 18: `threads` (read-only) is applied when the model loads; 0 leaves torch's."""
+    import torch
+
+    from occuseg_ros.node_common import load_segmenter
+    from occuseg_ros.params import default_params
+
+    before = torch.get_num_threads()
+    try:
+        load_segmenter(default_params(checkpoint=str(random_checkpoint), threads=1))
+        assert torch.get_num_threads() == 1
+        load_segmenter(default_params(checkpoint=str(random_checkpoint), threads=0))
+        assert torch.get_num_threads() == 1  # 0: unchanged
+    finally:
+        torch.set_num_threads(before)

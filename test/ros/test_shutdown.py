@@ -1,6 +1,7 @@
 """Both nodes as their own processes stop cleanly: exit code 0 and no traceback on one SIGINT,
 on two (Ctrl-C in a `ros2 launch` terminal: the terminal's and launch's own), and on SIGTERM
-(launch's escalation), also while a cloud is being segmented."""
+(launch's escalation), also while a cloud is being segmented, and as managed nodes
+(unconfigured or active)."""
 
 from __future__ import annotations
 
@@ -64,9 +65,10 @@ def kill_with_stacks(proc: subprocess.Popen) -> str:
     ("state", "signals", "gap_s"),
     [("idle", ["SIGINT"], 0.0), ("busy", ["SIGINT", "SIGINT"], 0.3),
      ("busy", ["SIGINT", "SIGINT"], 0.0), ("busy", ["SIGTERM"], 0.0),
-     ("idle", ["SIGINT", "SIGTERM"], 0.0)],
+     ("idle", ["SIGINT", "SIGTERM"], 0.0), ("unconfigured", ["SIGINT"], 0.0),
+     ("active", ["SIGINT", "SIGINT"], 0.0)],
     ids=["sigint-idle", "two-sigints-busy", "two-sigints-at-once-busy", "sigterm-busy",
-         "sigint-sigterm-idle"],
+         "sigint-sigterm-idle", "managed-unconfigured-sigint", "managed-active-two-sigints"],
 )  # fmt: skip
 def test_node_exits_0_without_traceback(kind, state, signals, gap_s):
     """Two signals "at once" are what Ctrl-C in a `ros2 launch` terminal delivers."""
