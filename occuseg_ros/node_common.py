@@ -15,7 +15,12 @@ import threading
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    Executor,
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -170,6 +175,8 @@ class SegmentingNode(Node):
     """
 
     managed = False
+    executor_threads = 2
+    """Threads of the executor `run_node` spins the node on (see `make_executor`)."""
 
     def __init__(self, name: str, *, map_mode: bool, segmenter=None, **node_kwargs) -> None:
         super().__init__(name, **node_kwargs)
@@ -288,8 +295,26 @@ STOP_TIMEOUT_S = 4.0
 a node after SIGINT before it sends SIGTERM."""
 
 
+def make_executor(threads: int, context=None) -> Executor:
+    """The executor `run_node` spins: single-threaded for threads=1, else multi-threaded.
+
+    segment_node's callbacks only store a cloud, publish diagnostics or set parameters (the
+    heavy work is on its worker thread), so one thread is enough, and rclpy's
+    MultiThreadedExecutor delayed a cloud arriving just after the previous outputs by 50-130
+    ms (tools/ros/bench_node_overhead.py). map_segment_node needs two: its cloud callback may
+    wait for a transform.
+
+    Args:
+        threads: the node's `executor_threads`. context: rclpy context (None: the default).
+    """
+    if threads == 1:
+        return SingleThreadedExecutor(context=context)
+    return MultiThreadedExecutor(threads, context=context)
+
+
 def run_node(make_node, args=None) -> int:
-    """`main()` of a node: init, spin on two threads, clean shutdown.
+    """`main()` of a node: init, spin on the node's `executor_threads` (`make_executor`),
+    clean shutdown.
 
     The first SIGINT or SIGTERM ends the spin (rclpy's handlers shut the context down, then
     call ours, which raises KeyboardInterrupt once); every later one is ignored, so the second
@@ -304,7 +329,7 @@ def run_node(make_node, args=None) -> int:
     node = executor = None
     try:
         node = make_node()
-        executor = MultiThreadedExecutor(num_threads=2)
+        executor = make_executor(node.executor_threads)
         executor.add_node(node)
         executor.spin()
     except (ParameterError, OccusegError) as error:  # bad parameter, checkpoint or device

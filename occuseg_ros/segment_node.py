@@ -30,6 +30,8 @@ class SegmentationNode(SegmentingNode):
         ParameterError: invalid parameters. OccusegError: the model cannot be loaded.
     """
 
+    executor_threads = 1  # its callbacks are short: the worker thread segments
+
     def __init__(self, segmenter=None, **node_kwargs) -> None:
         self._slot = LatestSlot()
         super().__init__("segment_node", map_mode=False, segmenter=segmenter, **node_kwargs)

@@ -201,3 +201,29 @@ def test_latest_slot_keeps_only_the_newest_and_counts_replacements():
     assert slot.take(timeout_s=0) is None
     slot.close()
     assert slot.take() is None
+
+
+def test_segment_node_spins_single_threaded():
+    """Issue 15.8: rclpy's MultiThreadedExecutor held a cloud arriving just after the previous
+    outputs for 50-130 ms (tools/ros/bench_node_overhead.py --executor-threads 2); the plain and
+    managed segment_node spin on one thread, map_segment_node (whose callback may wait for a
+    transform) still on two."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    from occuseg_ros.managed import managed
+    from occuseg_ros.map_segment_node import MapSegmentationNode
+    from occuseg_ros.node_common import make_executor
+
+    context = rclpy.Context()
+    context.init()
+    try:
+        for node_type in (SegmentationNode, managed(SegmentationNode)):
+            executor = make_executor(node_type.executor_threads, context)
+            assert isinstance(executor, SingleThreadedExecutor)
+            executor.shutdown()
+        executor = make_executor(MapSegmentationNode.executor_threads, context)
+        assert isinstance(executor, MultiThreadedExecutor)
+        executor.shutdown()
+    finally:
+        context.try_shutdown()
