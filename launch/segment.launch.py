@@ -31,11 +31,11 @@ ARGUMENTS = {
     "device": ("auto", "auto, cpu, cuda or cuda:N"),
     "namespace": ("", "namespace of the node and its topics"),
 }
-CHOICES = {"mode": ["cloud", "map"], "managed": ["false", "true"]}
 MODES = {
     "cloud": ("segment_node", "segment.yaml"),
     "map": ("map_segment_node", "map_segment.yaml"),
 }
+CHOICES = {"mode": list(MODES), "managed": ["false", "true"]}
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -85,6 +85,11 @@ class ClassTable:
         return len(self.dataset_ids)
 
     @property
+    def background_train_ids(self) -> tuple[int, ...]:
+        """Train ids of the classes that form no instances (wall, floor for ScanNet)."""
+        return tuple(t for t, d in enumerate(self.dataset_ids) if d in set(self.background_ids))
+
+    @property
     def instance_train_ids(self) -> tuple[int, ...]:
         """Train ids of the classes that form instances (all but the background)."""
         return tuple(

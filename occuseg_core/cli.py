@@ -78,6 +78,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                                         formatter_class=DefaultsHelpFormatter)  # fmt: skip
             module.add_arguments(sub)
             sub.set_defaults(_run=module.run)
+        elif wanted in COMMANDS:  # another command runs: its help line is never shown
+            subparsers.add_parser(name)
         else:  # listed in --help without importing the module
             subparsers.add_parser(name, help=module_help(module_name))
     return parser

@@ -39,7 +39,7 @@ from occuseg_core.supervoxel import (
     supervoxel_adjacency,
 )
 from occuseg_core.supervoxel.graph import relabel_consecutive
-from occuseg_core.types import InstanceRecord, Scene, SegmentationResult
+from occuseg_core.types import InstanceRecord, Scene, SegmentationResult, instance_extents
 
 
 @dataclass(frozen=True)
@@ -177,12 +177,6 @@ class Segmenter:
         return self.config.data.voxel_size_m
 
     @property
-    def background_train_ids(self) -> list[int]:
-        """Train ids of the classes that form no instances (wall, floor for ScanNet)."""
-        instance_ids = self.classes.instance_train_ids
-        return [t for t in range(self.classes.num_classes) if t not in instance_ids]
-
-    @property
     def class_names(self) -> dict[int, str]:
         """Dataset class id -> name for every class the model predicts."""
         return dict(zip(self.classes.dataset_ids, self.classes.names, strict=True))
@@ -240,7 +234,7 @@ class Segmenter:
             log_occupancy=predictions.log_occupancy,
             supervoxel=supervoxel,
             edges=edges,
-            background_train_ids=self.background_train_ids,
+            background_train_ids=self.classes.background_train_ids,
             config=merge or self.options.merge,
         )
 
@@ -321,7 +315,7 @@ class Segmenter:
 
     def _voxel_classes(self, semantic_probs: np.ndarray) -> np.ndarray:
         """(V,) train id of each voxel for points outside every instance (see assemble_result)."""
-        background = self.background_train_ids
+        background = list(self.classes.background_train_ids)
         if not (self.options.semantics_from_instances and background):
             return semantic_probs.argmax(axis=1)
         return np.asarray(background)[semantic_probs[:, background].argmax(axis=1)]
@@ -335,14 +329,7 @@ class Segmenter:
     ) -> tuple[InstanceRecord, ...]:
         if kept.size == 0:
             return ()
-        order = np.argsort(point_instance, kind="stable")
-        order = order[point_instance[order] >= 0]
-        starts = np.searchsorted(point_instance[order], np.arange(kept.size))
-        sorted_xyz = xyz[order].astype(np.float64)
-        lo = np.minimum.reduceat(sorted_xyz, starts)
-        hi = np.maximum.reduceat(sorted_xyz, starts)
-        sums = np.add.reduceat(sorted_xyz, starts)
-        counts = np.diff(np.append(starts, order.size))
+        counts, sums, lo, hi = instance_extents(xyz, point_instance, kept.size)
         class_ids = self.classes.to_dataset_ids(instances.class_train_id[kept])
         names = self.class_names
         return tuple(

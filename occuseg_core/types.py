@@ -153,6 +153,28 @@ class Scene:
         return keep, out
 
 
+def instance_extents(
+    xyz: np.ndarray, point_instance: np.ndarray, num_instances: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Point count, point sum, box min and box max (float64) of each instance's points.
+
+    Args:
+        xyz: (N, 3) positions.
+        point_instance: (N,) instance id of each point, 0..K-1, -1 = none; every id has points.
+        num_instances: K.
+
+    Returns:
+        counts (K,), sums (K, 3), lo (K, 3), hi (K, 3).
+    """
+    order = np.argsort(point_instance, kind="stable")
+    order = order[point_instance[order] >= 0]
+    starts = np.searchsorted(point_instance[order], np.arange(num_instances))
+    sorted_xyz = xyz[order].astype(np.float64)
+    counts = np.diff(np.append(starts, order.size))
+    return (counts, np.add.reduceat(sorted_xyz, starts), np.minimum.reduceat(sorted_xyz, starts),
+            np.maximum.reduceat(sorted_xyz, starts))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class InstanceRecord:
     """One segmented object.

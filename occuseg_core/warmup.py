@@ -6,8 +6,8 @@ is (1) numba: the first call of a cached compiled function imports numba's typin
 (about 200 modules, 0.37 s; the occupancy density's neighbour counts are the first numba code a
 scan meets), and (2) torch and spconv kernels and buffers used for the first time. Neither
 depends on the scan's size: one run on a small box of random points pays both (the real scan's
-first call then took 609 ms). `occuseg segment` and `bench` and the ROS nodes (`warmup`
-parameter) run it right after loading the model.
+first call then took 609 ms). `occuseg segment` and the ROS nodes (`warmup` parameter) run it
+right after loading the model; `occuseg bench` and `demo` warm up on their own scan.
 """
 
 from __future__ import annotations

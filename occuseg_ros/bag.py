@@ -85,8 +85,8 @@ def _dependencies(text: str, package: str) -> list[str]:
 
 
 def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline,
-                *, progress: Callable[[str], None] = print,
-                salvage: bool = False) -> dict[str, int]:  # fmt: skip
+                *, progress: Callable[[str], None] = print, salvage: bool = False,
+                opened: tuple[BagContents, str] | None = None) -> dict[str, int]:  # fmt: skip
     """Segments every PointCloud2 on `topic` of an MCAP bag into a new MCAP bag.
 
     The input is checked before anything is written (see `open_topic`), and the output is
@@ -101,6 +101,8 @@ def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline
         pipeline: what segments each cloud.
         progress: called with one line per cloud.
         salvage: segment the readable part of a truncated or damaged bag instead of refusing.
+        opened: what `open_topic(in_path, topic, salvage=salvage)` returned, when the caller
+            has already checked the bag (a bag without an index is read whole by that check).
 
     Returns:
         Counts: clouds read, segmented, skipped (malformed).
@@ -109,7 +111,7 @@ def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline
         OccusegError: see `open_topic`; no message of the topic could be read; the bag is
             damaged where the check found it sound.
     """
-    contents, topic = open_topic(in_path, topic, salvage=salvage)
+    contents, topic = opened or open_topic(in_path, topic, salvage=salvage)
     out = Path(out_path)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:

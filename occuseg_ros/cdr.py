@@ -10,6 +10,7 @@ Python class) and sets every skipped byte to 0; `serialize_zeroed` does both ste
 
 from __future__ import annotations
 
+import functools
 import importlib
 import struct
 
@@ -65,8 +66,12 @@ def zero_padding(data: bytes, msg_type: type) -> bytes:
 
 
 def _message_class(slot_type: NamespacedType) -> type:
-    module = importlib.import_module(".".join(slot_type.namespaces))
-    return getattr(module, slot_type.name)
+    return _class_named(tuple(slot_type.namespaces), slot_type.name)
+
+
+@functools.cache  # once per type, not once per nested element (every Point of every marker)
+def _class_named(namespaces: tuple[str, ...], name: str) -> type:
+    return getattr(importlib.import_module(".".join(namespaces)), name)
 
 
 class _PaddingWalker:

@@ -70,7 +70,7 @@ def scene_from_cloud(
     """
     arrays = read_cloud(msg, max_points=max_input_points)
     mask, out_of_range = usable_points(arrays, max_range_m)
-    if out_of_range == 0 and mask.all():  # the usual unorganized cloud: no copies
+    if mask.all():  # the usual unorganized cloud: no copies
         valid, xyz, colors = np.arange(mask.size), arrays.xyz, arrays.colors
     else:
         valid = np.flatnonzero(mask)

@@ -41,7 +41,7 @@ import numpy as np
 
 from occuseg_core.classes import NYU40_NAMES
 from occuseg_core.errors import OccusegError
-from occuseg_core.types import InstanceRecord, Scene, SegmentationResult
+from occuseg_core.types import InstanceRecord, Scene, SegmentationResult, instance_extents
 
 OBJECT_CLASS_ID = 39
 """NYU40 "otherfurniture": the benchmark's generic object class, given to every cluster."""
@@ -202,14 +202,7 @@ def instance_records(
     num = len(scores)
     if num == 0:
         return ()
-    inside = instance_ids >= 0
-    counts = np.bincount(instance_ids[inside], minlength=num)
-    points = xyz[inside].astype(np.float64)
-    sums = np.stack([np.bincount(instance_ids[inside], points[:, a], num) for a in range(3)], 1)
-    lo = np.full((num, 3), np.inf)
-    hi = np.full((num, 3), -np.inf)
-    np.minimum.at(lo, instance_ids[inside], points)
-    np.maximum.at(hi, instance_ids[inside], points)
+    counts, sums, lo, hi = instance_extents(xyz, instance_ids, num)
     name = NYU40_NAMES[OBJECT_CLASS_ID]
     as_tuple = lambda row: tuple(float(v) for v in row)  # noqa: E731
     return tuple(
@@ -272,8 +265,8 @@ class EuclideanSegmenter:
         instance_ids = np.full(scene.num_points, -1, dtype=np.int64)
         instance_ids[rest] = euclidean_clusters(scene.xyz[rest], self.config)
         clusters_done = time.perf_counter()
-        counts = np.bincount(instance_ids[instance_ids >= 0])
-        records = instance_records(scene.xyz, instance_ids, np.full(counts.size, SCORE))
+        num = int(instance_ids.max()) + 1
+        records = instance_records(scene.xyz, instance_ids, np.full(num, SCORE))
         semantic_ids = np.where(instance_ids >= 0, OBJECT_CLASS_ID, 0).astype(np.int64)
         timings = {"planes": planes_done - start, "clusters": clusters_done - planes_done}
         timings["total"] = time.perf_counter() - start

@@ -138,11 +138,12 @@ def _run_dataset(args: argparse.Namespace) -> int:
 
 def _write_ground_truth(args: argparse.Namespace) -> int:
     """`--write-gt DIR`: the split's labels as ScanNet ground-truth files, DIR/<scene>.txt."""
+    from occuseg_core.commands.eval_dataset import CLASS_AGNOSTIC_DATASETS
     from occuseg_core.data.readers import make_reader
     from occuseg_core.eval import encode_ground_truth
     from occuseg_core.eval.report import write_text_atomic
 
-    if args.dataset not in ("scannet", "synthetic"):
+    if args.dataset not in CLASS_AGNOSTIC_DATASETS:  # the datasets scored the ScanNet way
         raise OccusegError(f"--write-gt writes ScanNet's format: scannet or synthetic, not"
                            f" {args.dataset} (it has its own metric)")  # fmt: skip
     given = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4,

@@ -132,6 +132,7 @@ def euclidean_split(segmenter, scenes, *, progress: bool = True):
     import numpy as np
     from tqdm import tqdm
 
+    from occuseg_core.engine.evaluate import check_labels
     from occuseg_core.eval import ScenePredictions, encode_ground_truth
 
     if len(scenes) == 0:
@@ -139,10 +140,7 @@ def euclidean_split(segmenter, scenes, *, progress: bool = True):
     predictions, truths, timings = {}, {}, {}
     for index in tqdm(range(len(scenes)), desc="evaluate", disable=not progress):
         scene = scenes[index]
-        if not scene.has_labels:
-            raise OccusegError(
-                f"scene {scene.name}: evaluation needs semantic and instance labels"
-            )
+        check_labels(scene)
         result = segmenter.segment(scene)
         predictions[scene.name] = ScenePredictions.from_instance_ids(
             result.instance_ids, result.instance_class_ids(), result.instance_scores()

@@ -139,10 +139,8 @@ def make_loader(
     """A DataLoader yielding `VoxelBatch`es with training targets.
 
     The shuffle order depends only on (seed, epoch) through a generator reseeded each epoch by
-    `iterate_epoch`. A `MixedScenes` dataset is read in its plan's order (already random).
+    `iterate_epoch`.
     """
-    if isinstance(dataset, MixedScenes):
-        shuffle = False
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,

@@ -62,7 +62,8 @@ class SplitEvaluation:
         return np.concatenate(self.occupancy_errors) if self.occupancy_errors else np.empty(0)
 
 
-def _check_labels(scene: Scene) -> None:
+def check_labels(scene: Scene) -> None:
+    """Refuses a scene without semantic and instance labels."""
     if scene.semantic is None or scene.instance is None:
         raise OccusegError(f"scene {scene.name}: evaluation needs semantic and instance labels")
 
@@ -93,7 +94,7 @@ def evaluate_scene(
     segmenter: Segmenter, scene: Scene, ablations: Sequence[str], into: SplitEvaluation
 ) -> None:
     """Adds one labelled scene to `into` (predictions for every ablation, timings, R_c)."""
-    _check_labels(scene)
+    check_labels(scene)
     prepared = segmenter.prepare(scene)
     for stage, seconds in prepared.timings_s.items():
         into.timings_s[stage].append(seconds)

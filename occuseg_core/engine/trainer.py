@@ -105,7 +105,7 @@ class Trainer:
             train_set,
             self.classes,
             batch_size=config.train.batch_size,
-            shuffle=True,
+            shuffle=not isinstance(train_set, MixedScenes),  # read in its plan's (random) order
             num_workers=config.train.num_workers,
             seed=config.train.seed,
         )

@@ -16,7 +16,12 @@ from occuseg_core.eval.instance_ap import (
     evaluate_instances,
     instance_classes,
 )
-from occuseg_core.eval.overlaps import GT_LABEL_DIVISOR, ScenePredictions, as_ground_truth_ids
+from occuseg_core.eval.overlaps import (
+    GT_LABEL_DIVISOR,
+    ScenePredictions,
+    as_ground_truth_ids,
+    by_scene_name,
+)
 
 AGNOSTIC_CLASS_ID = 1
 """The one class of a class-agnostic evaluation (`evaluate_class_agnostic`)."""
@@ -68,10 +73,7 @@ def evaluate_class_agnostic(
         ScanNetInstanceResult with the one class "object".
     """
     class_ids = np.array(instance_classes(class_table)[0], np.int64)
-    if not isinstance(predictions, Mapping):
-        predictions = {f"scene_{i}": p for i, p in enumerate(predictions)}
-    if not isinstance(ground_truths, Mapping):
-        ground_truths = {f"scene_{i}": g for i, g in enumerate(ground_truths)}
+    predictions, ground_truths = by_scene_name(predictions), by_scene_name(ground_truths)
     agnostic_gt = {name: _agnostic_ground_truth(gt, class_ids, name)
                    for name, gt in ground_truths.items()}  # fmt: skip
     agnostic_pred = {name: _agnostic_predictions(p, class_ids) for name, p in predictions.items()}

@@ -239,6 +239,13 @@ def class_overlaps(
     return out
 
 
+def by_scene_name(per_scene: Mapping | Sequence) -> Mapping:
+    """Per-scene items by scene name; a sequence's items are named scene_0, scene_1, ..."""
+    if isinstance(per_scene, Mapping):
+        return per_scene
+    return {f"scene_{i}": item for i, item in enumerate(per_scene)}
+
+
 def paired_scenes(
     predictions: Mapping[str, ScenePredictions] | Sequence[ScenePredictions],
     ground_truths: Mapping[str, np.ndarray] | Sequence[np.ndarray],
@@ -262,10 +269,7 @@ def paired_scenes(
     """
     if missing not in ("skip", "empty", "error"):
         raise OccusegError(f"missing must be 'skip', 'empty' or 'error'; got {missing!r}")
-    if not isinstance(predictions, Mapping):
-        predictions = {f"scene_{i}": p for i, p in enumerate(predictions)}
-    if not isinstance(ground_truths, Mapping):
-        ground_truths = {f"scene_{i}": g for i, g in enumerate(ground_truths)}
+    predictions, ground_truths = by_scene_name(predictions), by_scene_name(ground_truths)
     extra = sorted(set(predictions) - set(ground_truths))
     if extra:
         raise OccusegError(f"predictions for scenes without ground truth: {', '.join(extra)}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from occuseg_core.geometry import vertex_normals  # noqa: F401  (part of this module's API)
+
 PERSPECTIVE_AZIMUTH_DEG = -125.0
 """Direction from the scene centre to the camera, measured in the xy plane from +x."""
 PERSPECTIVE_ELEVATION_DEG = 42.0
@@ -152,22 +154,3 @@ def facing_mask(view: View, xyz_m: np.ndarray, normals: np.ndarray) -> np.ndarra
     """
     to_camera = view.position_m - np.asarray(xyz_m, dtype=np.float64)
     return np.einsum("ij,ij->i", to_camera, np.asarray(normals, dtype=np.float64)) >= 0.0
-
-
-def vertex_normals(xyz_m: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(N, 3) float64 area-weighted vertex normals of a triangle mesh (unit or zero rows).
-
-    Args:
-        xyz_m: (N, 3) vertices.
-        faces: (M, 3) int vertex indices, counter-clockwise seen from the front.
-    """
-    xyz_m = np.asarray(xyz_m, dtype=np.float64)
-    corners = xyz_m[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    corner_ids = np.asarray(faces, dtype=np.int64).ravel()
-    per_corner = np.repeat(face_normals, 3, axis=0)
-    normals = np.stack(
-        [np.bincount(corner_ids, per_corner[:, k], minlength=len(xyz_m)) for k in range(3)], 1
-    )
-    lengths = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0)

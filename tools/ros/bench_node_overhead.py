@@ -111,10 +111,11 @@ def build_input(args) -> tuple[PointCloud2, dict, TimedSegmenter]:
         rgb = np.round(scene.colors * 255.0).astype(np.uint8)
         real = load_segmenter(default_params(device=args.device))
         real.segment(scene)  # warm-up (numba, first kernels)
-        segmenter = TimedSegmenter(segmenter=real)
         if args.instant:
             segmenter = TimedSegmenter(result=real.segment(scene),
                                        voxel_size_m=real.voxel_size_m)  # fmt: skip
+        else:
+            segmenter = TimedSegmenter(segmenter=real)
     columns = {"xyz": xyz, "rgb": pack_rgb(rgb)}
     return make_cloud(Header(frame_id="cam"), columns), columns, segmenter
 

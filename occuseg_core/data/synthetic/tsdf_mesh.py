@@ -1,6 +1,6 @@
 """Mesh side of the TSDF scanner (`tsdf_scan`): from the marching-cubes mesh of the fused
 volume to a ScanNet `_vh_clean_2`-like mesh: fragments removed, decimated, canonical vertex
-order, vertex normals. Frames: room frame, metres, z up.
+order (vertex normals: occuseg_core.geometry). Frames: room frame, metres, z up.
 """
 
 from __future__ import annotations
@@ -97,14 +97,3 @@ def _canonical(
     triangles = rank[triangles]
     triangles = triangles[np.lexsort(triangles.T[::-1])]
     return vertices[order], triangles, colors[order]
-
-
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(V, 3) float64 unit normals: area-weighted sums of the incident triangles' normals."""
-    a, b, c = (vertices[triangles[:, k]] for k in range(3))
-    face = np.cross(b - a, c - a)
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, triangles[:, k], face)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0.0, 0.0, 1.0])

@@ -42,7 +42,8 @@ from occuseg_core.data.synthetic.tsdf_camera import (
     registration_errors,
 )
 from occuseg_core.data.synthetic.tsdf_geometry import Carves, LabelledMesh, cast, layout_mesh
-from occuseg_core.data.synthetic.tsdf_mesh import clean_mesh, vertex_normals
+from occuseg_core.data.synthetic.tsdf_mesh import clean_mesh
+from occuseg_core.geometry import vertex_normals
 from occuseg_core.types import Scene
 
 MIN_RANGE_M = 0.35
@@ -233,8 +234,10 @@ def tsdf_scan_layout(
     if vertices.shape[0] == 0:
         raise ValueError(f"{name}: the TSDF scan produced an empty mesh")
     semantic, instance = label_vertices(vertices, hit_xyz, hit_obj, layout, rng, config)
+    normals = vertex_normals(vertices, triangles)
+    normals[~normals.any(axis=1)] = (0.0, 0.0, 1.0)  # a vertex in no triangle: up
     return Scene(
         xyz=vertices.astype(np.float32), colors=colors.astype(np.float32),
-        normals=vertex_normals(vertices, triangles).astype(np.float32), semantic=semantic,
+        normals=normals.astype(np.float32), semantic=semantic,
         instance=instance, faces=triangles, name=name,
     )  # fmt: skip
