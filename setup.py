@@ -2,7 +2,7 @@
 and the `occuseg` command. The distribution is named `occuseg`, not `occuseg_ros`, so that a
 later CMake/colcon install of the messages does not collide with it (see docs/ROS.md)."""
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 setup(
     name="occuseg",
@@ -14,6 +14,16 @@ setup(
         include=["occuseg_core", "occuseg_core.*", "occuseg_ros", "occuseg_ros.*"]
     ),
     package_data={"occuseg_core": ["configs/*.yaml", "models/*.pt", "models/*.md"]},
+    # The supervoxel graph's union-find in C (called through ctypes; no numpy headers needed).
+    # Optional: without a C compiler the same loops run in numba (supervoxel/graph.py).
+    ext_modules=[
+        Extension(
+            "occuseg_core.supervoxel._felzenszwalb",
+            sources=["occuseg_core/supervoxel/_felzenszwalb.c"],
+            extra_compile_args=["-O2", "-std=c99"],
+            optional=True,
+        )
+    ],
     entry_points={"console_scripts": ["occuseg = occuseg_core.cli:main"]},
     # The ROS layout for `pip install .` (not -e): ament index marker, package.xml, launch,
     # config, and node executables where launch_ros looks (docs/ROS.md).

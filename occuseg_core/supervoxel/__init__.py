@@ -1,40 +1,43 @@
 """Supervoxels (paper sec. 3.2): Felzenszwalb-Huttenlocher over-segmentation of a mesh
 (ScanNet-compatible `segIndices`) or of occupied voxels, and the supervoxel adjacency that the
-clustering merges over. numpy + compiled (numba) loops; no torch."""
+clustering merges over. numpy + compiled loops (C, numba); no torch.
 
-from occuseg_core.supervoxel.adjacency import mesh_supervoxel_adjacency, supervoxel_adjacency
-from occuseg_core.supervoxel.graph import felzenszwalb_segment, relabel_consecutive
-from occuseg_core.supervoxel.mesh import (
-    MeshSupervoxelConfig,
-    mesh_edge_weights,
-    mesh_edges,
-    mesh_vertex_normals,
-    segment_mesh,
-)
-from occuseg_core.supervoxel.neighbors import voxel_neighbor_edges
-from occuseg_core.supervoxel.pointcloud import (
-    PointCloudSupervoxelConfig,
-    segment_voxels,
-    voxel_edge_weights,
-)
-from occuseg_core.supervoxel.quality import best_match_agreement, supervoxel_purity
-from occuseg_core.supervoxel.voxel_normals import estimate_voxel_normals
+The names below are imported on first use (PEP 562), so that `occuseg supervoxels` on a mesh
+loads neither numba nor the point-cloud code."""
 
-__all__ = [
-    "MeshSupervoxelConfig",
-    "PointCloudSupervoxelConfig",
-    "best_match_agreement",
-    "estimate_voxel_normals",
-    "felzenszwalb_segment",
-    "mesh_edge_weights",
-    "mesh_edges",
-    "mesh_supervoxel_adjacency",
-    "mesh_vertex_normals",
-    "relabel_consecutive",
-    "segment_mesh",
-    "segment_voxels",
-    "supervoxel_adjacency",
-    "supervoxel_purity",
-    "voxel_edge_weights",
-    "voxel_neighbor_edges",
-]
+from __future__ import annotations
+
+import importlib
+
+_SOURCES = {
+    "mesh_supervoxel_adjacency": "adjacency",
+    "supervoxel_adjacency": "adjacency",
+    "felzenszwalb_segment": "graph",
+    "relabel_consecutive": "graph",
+    "MeshSupervoxelConfig": "mesh",
+    "mesh_edge_weights": "mesh",
+    "mesh_edges": "mesh",
+    "mesh_vertex_normals": "mesh",
+    "segment_mesh": "mesh",
+    "voxel_neighbor_edges": "neighbors",
+    "PointCloudSupervoxelConfig": "pointcloud",
+    "segment_voxels": "pointcloud",
+    "voxel_edge_weights": "pointcloud",
+    "best_match_agreement": "quality",
+    "supervoxel_purity": "quality",
+    "estimate_voxel_normals": "voxel_normals",
+}
+
+__all__ = sorted(_SOURCES, key=str.lower)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCES))
