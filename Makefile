@@ -1,12 +1,13 @@
 # occuseg: the two commands of the README, and what they need.
 #   make demo   set up (first time only), then segment the built-in demo scene
 #   make test   set up (first time only), then run every test
-# Setup is a no-op when .venv already matches requirements.txt and setup.py.
+# Setup is a no-op when .venv already matches requirements.txt, setup.py and the C sources.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.occuseg-setup-$(shell cat requirements.txt setup.py | sha1sum | cut -c1-12)
+C_SOURCES := $(wildcard occuseg_core/*/*.c)
+STAMP  := $(VENV)/.occuseg-setup-$(shell cat requirements.txt setup.py $(C_SOURCES) | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 ROS_INPUTS := package.xml CMakeLists.txt $(wildcard msg/*.msg launch/*.py config/*.yaml config/*.rviz) \
               tools/ros/build_messages.sh tools/ros/wheel_include_dirs.cmake
@@ -16,7 +17,7 @@ ROS_STAMP  := occuseg_ros/msg/.occuseg-ros-$(shell cat $(ROS_INPUTS) | sha1sum |
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt setup.py
+$(STAMP): requirements.txt setup.py $(C_SOURCES)
 	@.ci/install_system_packages
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
