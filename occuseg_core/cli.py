@@ -88,6 +88,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
+    args._argv = list(argv)  # (`train --nproc` starts copies of this command)
     try:
         if getattr(args, "threads", None) is not None:
             from occuseg_core.threads import set_threads

@@ -48,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-split", help="override data.train_split (e.g. fold3-train)")
     parser.add_argument("--val-split", help="override data.val_split (e.g. fold3-val)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train in N processes on this machine with DistributedDataParallel (gloo on CPUs,"
+        " NCCL on GPUs: one GPU per process), started through torch's launcher; the same as"
+        " `torchrun --standalone --nproc_per_node=N -m occuseg_core.cli train ...`",
+    )
+    parser.add_argument(
+        "--ddp-timeout-min",
+        type=float,
+        default=30.0,
+        metavar="MIN",
+        help="with several processes: fail when another process does not answer for this long",
+    )
 
 
 def _resolve_config(args: argparse.Namespace):
@@ -130,26 +146,60 @@ def _training_scenes(config, data: Path | None):
     return WeightedSources(tuple(readers), weights, augments), val_scenes, described
 
 
-def run(args: argparse.Namespace) -> int:
-    from occuseg_core.engine.trainer import Trainer
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line for the launched copies: `--nproc N` / `--nproc=N` left out."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--nproc":
+            skip = True
+        elif not token.startswith("--nproc="):
+            out.append(token)
+    return out
 
+
+def run(args: argparse.Namespace) -> int:
+    from occuseg_core.engine import distributed
+
+    context = distributed.context_from_env(args.ddp_timeout_min)
+    if args.nproc < 1:
+        raise OccusegError(f"--nproc must be >= 1; got {args.nproc}")
     config = _resolve_config(args)
     _check_run_dir(args.out, args.resume)
+    if args.nproc > 1 and not context.active:
+        return distributed.launch(args.nproc, _without_nproc(args._argv))
+    try:
+        return _train(args, config, context)
+    finally:
+        distributed.shutdown(context)
+
+
+def _train(args: argparse.Namespace, config, context) -> int:
+    from occuseg_core.engine.trainer import Trainer
+
+    say = print if context.is_main else (lambda *_, **__: None)
     train_scenes, val_scenes, described = _training_scenes(config, args.data)
-    trainer = Trainer(config, train_scenes, val_scenes, args.out, progress=not args.no_progress)
+    trainer = Trainer(config, train_scenes, val_scenes, args.out,
+                      progress=not args.no_progress, context=context)  # fmt: skip
     if config.train.init_from and not args.resume:
         trainer.init_weights()  # refuse an incompatible checkpoint before anything is written
-        print(f"starting from the weights of {config.train.init_from}")
+        say(f"starting from the weights of {config.train.init_from}")
     if args.resume:
         trainer.resume()
-        print(f"resuming {args.out} at epoch {trainer.state.epoch}, step {trainer.state.step}")
-    print(
+        say(f"resuming {args.out} at epoch {trainer.state.epoch}, step {trainer.state.step}")
+    say(
         f"training {config.name} on {described} ({len(val_scenes)} val)"
         f" on {trainer.device}; writing {args.out}"
     )
-    metrics = trainer.fit()
+    batch = config.train.batch_size
+    say(
+        f"{context.world_size} process(es) x {batch} scene(s) = {context.world_size * batch}"
+        f" scenes per step; learning rate {config.train.lr:g} (not scaled with the processes)"
+    )
+    metrics = trainer.fit(echo=say)
     last = args.out / "checkpoints" / "last.pt"
-    print(
+    say(
         f"done: {trainer.state.epoch} epochs, {trainer.state.step} steps,"
         f" {trainer.state.elapsed_s / 60:.1f} min; checkpoint {last}"
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from occuseg_core.classes import ClassTable
 from occuseg_core.config import AugmentConfig, DataConfig
@@ -135,17 +135,28 @@ def make_loader(
     shuffle: bool,
     num_workers: int,
     seed: int,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
     """A DataLoader yielding `VoxelBatch`es with training targets.
 
     The shuffle order depends only on (seed, epoch) through a generator reseeded each epoch by
-    `iterate_epoch`.
+    `iterate_epoch`. With `world_size` > 1 the loader reads rank `rank`'s share of each epoch
+    (a `DistributedSampler`, shuffled by (seed, epoch) alike on every rank; the last share is
+    padded with repeats so that every rank takes the same number of steps).
     """
     generator = torch.Generator().manual_seed(seed)
+    sampler = None
+    if world_size > 1:
+        sampler = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed
+        )
+        shuffle = False
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=sampler,
         num_workers=num_workers,
         collate_fn=lambda grids: collate(grids, classes, dataset.data.input_features),
         generator=generator,
@@ -157,6 +168,8 @@ def make_loader(
 def iterate_epoch(loader: DataLoader, epoch: int, seed: int) -> Iterator[VoxelBatch]:
     """Batches of one epoch; the order and augmentations are a function of (seed, epoch)."""
     loader.dataset.set_epoch(epoch)
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
     if loader.generator is not None:
         loader.generator.manual_seed(seed * 100_003 + epoch)
     yield from loader

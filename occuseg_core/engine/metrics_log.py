@@ -17,12 +17,14 @@ class MetricsLog:
     Args:
         run_dir: the run directory (must exist).
         tensorboard: also write TensorBoard event files (skipped if tensorboard is missing).
+        enabled: False writes nothing (the DDP ranks other than 0).
     """
 
-    def __init__(self, run_dir: Path, *, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, *, tensorboard: bool = True, enabled: bool = True) -> None:
         self.csv_path = Path(run_dir) / "metrics.csv"
+        self.enabled = enabled
         self.writer = None
-        if tensorboard:
+        if tensorboard and enabled:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
@@ -40,6 +42,8 @@ class MetricsLog:
                 self.writer.add_scalar(f"step/{name}", value, step)
 
     def epoch(self, step: int, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
         if self.writer is not None:
             for name, value in values.items():
                 if isinstance(value, (int, float)) and math.isfinite(value):

@@ -7,6 +7,9 @@ Layout of a run directory:
     checkpoints/last.pt      after every epoch (atomic), used by --resume
     checkpoints/epoch_NNNN.pt  every `checkpoint_every` epochs
 
+Under torchrun every rank runs a Trainer on its share of the scenes and only rank 0 writes
+(`occuseg_core.engine.distributed`).
+
 The LR schedule runs on `progress` in [0, 1]: the larger of the fraction of planned steps done
 and, with a time limit, the fraction of the time budget used, so a time-limited run still
 anneals to its final learning rate.
@@ -27,6 +30,7 @@ from tqdm import tqdm
 from occuseg_core.classes import class_table
 from occuseg_core.config import OccuSegConfig
 from occuseg_core.device import resolve_device
+from occuseg_core.engine import distributed
 from occuseg_core.engine.batches import (
     MixedScenes,
     VoxelizedScenes,
@@ -78,15 +82,23 @@ class Trainer:
             each step's scene from several sources with set weights (`MixedScenes`).
         val_scenes: labelled validation scenes (may be empty).
         run_dir: output directory.
-        progress: show a progress bar.
+        progress: show a progress bar (rank 0 only).
+        context: this process's rank among DDP processes (default: the only one).
     """
 
-    def __init__(self, config, train_scenes, val_scenes, run_dir: Path, *, progress: bool = True):
+    def __init__(
+        self, config, train_scenes, val_scenes, run_dir: Path, *, progress: bool = True,
+        context: distributed.DistributedContext | None = None,
+    ) -> None:  # fmt: skip
         self.config: OccuSegConfig = config
         self.run_dir = Path(run_dir)
-        self.progress = progress
+        self.context = context or distributed.DistributedContext()
+        self.is_main = self.context.is_main
+        self.progress = progress and self.is_main
         self.classes = class_table(config.model.class_table)
-        self.device = resolve_device(config.train.device)
+        self.device = distributed.init_process_group(
+            self.context, resolve_device(config.train.device)
+        )
         torch.manual_seed(config.train.seed)
         self.model = OccuSegNet.from_config(config.model).to(self.device)
         self.optimizer = torch.optim.Adam(
@@ -108,7 +120,10 @@ class Trainer:
             shuffle=not isinstance(train_set, MixedScenes),  # read in its plan's (random) order
             num_workers=config.train.num_workers,
             seed=config.train.seed,
+            rank=self.context.rank,
+            world_size=self.context.world_size,
         )
+        self.network = self.model  # DDP-wrapped in `fit`, once the weights are final
         limit = min(config.train.val_scenes, len(val_scenes))
         val_subset = [val_scenes[i] for i in range(limit)]
         self.val_grids = VoxelizedScenes(val_subset, config.data, augment=False, seed=0)
@@ -149,13 +164,18 @@ class Trainer:
                 train.schedule, self._progress(), train.min_lr_fraction
             )
         batch = batch.to(self.device)
-        losses = occuseg_losses(
-            self.model(batch), batch_targets(batch), weights=vars(train.loss_weights)
-        )
-        if not torch.isfinite(losses["loss"]):
-            return None
-        self.optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
+        try:
+            losses = occuseg_losses(
+                self.network(batch), batch_targets(batch), weights=vars(train.loss_weights)
+            )
+            if distributed.any_rank(not bool(torch.isfinite(losses["loss"])), self.context):
+                return None  # on every rank alike: DDP's backward needs all of them
+            self.optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()  # (DDP: gradients averaged over the ranks here)
+        except RuntimeError as error:
+            if self.context.active:
+                raise distributed.peer_failure(error, self.context) from None
+            raise
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip_norm)
         self.optimizer.step()
         return {name: float(value.detach()) for name, value in losses.items()}
@@ -188,12 +208,15 @@ class Trainer:
             log.step(self.state.step, {**values, "lr": self.optimizer.param_groups[0]["lr"]})
             bar.update(1)
             bar.set_postfix({k.removeprefix("loss_"): f"{v / count:.3f}" for k, v in sums.items()})
-            if self._out_of_time():
+            if distributed.any_rank(self._out_of_time(), self.context):  # rank clocks differ
                 break
         bar.close()
-        return {name: value / max(count, 1) for name, value in sums.items()}
+        means = {name: value / max(count, 1) for name, value in sums.items()}
+        return distributed.mean_over_ranks(means, self.context)
 
     def _save(self, metrics: dict[str, float]) -> None:
+        if not self.is_main:
+            return
         payload = {
             "config": self.config.to_dict(),
             "model": self.model.state_dict(),
@@ -222,21 +245,29 @@ class Trainer:
         """Trains until `train.epochs` or the time limit; returns the last epoch's metrics."""
         if self.state.step == 0 and self.state.epoch == 0:
             self.init_weights()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(
-            yaml.safe_dump(self.config.to_dict(), sort_keys=False)
-        )
+        if self.network is self.model:
+            self.network = distributed.wrap_model(self.model, self.context, self.device)
+            self.model = getattr(self.network, "module", self.network)  # (SyncBatchNorm)
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(
+                yaml.safe_dump(self.config.to_dict(), sort_keys=False)
+            )
         metrics: dict[str, float] = {}
         self.model.train()
-        with MetricsLog(self.run_dir) as log:
+        with MetricsLog(self.run_dir, enabled=self.is_main) as log:
             while self.state.epoch < self.config.train.epochs and not self._out_of_time():
                 epoch_start = time.perf_counter()
                 metrics = self._train_epoch(log)
                 self.state.epoch += 1
-                if self.val_grids and (
-                    self.state.epoch % self.config.train.val_every == 0
-                    or self._out_of_time()
-                    or self.state.epoch == self.config.train.epochs
+                if (
+                    self.is_main
+                    and self.val_grids
+                    and (
+                        self.state.epoch % self.config.train.val_every == 0
+                        or self._out_of_time()
+                        or self.state.epoch == self.config.train.epochs
+                    )
                 ):
                     metrics.update(
                         validate(
@@ -256,7 +287,8 @@ class Trainer:
                 )
                 log.epoch(self.state.step, metrics)
                 self._save(metrics)
-                echo(format_epoch(metrics))
+                if self.is_main:
+                    echo(format_epoch(metrics))
         return metrics
 
 
