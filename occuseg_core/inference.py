@@ -39,6 +39,7 @@ from occuseg_core.supervoxel import (
     supervoxel_adjacency,
 )
 from occuseg_core.supervoxel.graph import relabel_consecutive
+from occuseg_core.tiling import TilingOptions, segment_tiled, should_tile
 from occuseg_core.types import InstanceRecord, Scene, SegmentationResult, instance_extents
 
 
@@ -58,6 +59,8 @@ class SegmenterOptions:
             class is only ever given to the points of an instance of it (not in the paper;
             measured in docs/RESULTS.md: mIoU 15.6 -> 21.3 on the real validation rooms,
             85.6 -> 89.6 on synthetic ones). False: every voxel's own most likely class.
+        tiling: when `segment` cuts a large scan into tiles and stitches them
+            (`occuseg_core.tiling`; by default above 2 M points).
     """
 
     supervoxels: PointCloudSupervoxelConfig = field(default_factory=PointCloudSupervoxelConfig)
@@ -67,6 +70,7 @@ class SegmenterOptions:
     min_instance_points: int = 0
     score_threshold: float = 0.0
     semantics_from_instances: bool = True
+    tiling: TilingOptions = field(default_factory=TilingOptions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,7 +266,14 @@ class Segmenter:
         return PreparedScene(scene, grid, predictions, supervoxel, edges, timings)
 
     def segment(self, scene: Scene) -> SegmentationResult:
-        """Segments one scene; see `SegmentationResult` for what comes back."""
+        """Segments one scene; see `SegmentationResult` for what comes back. A scan that
+        `options.tiling` asks to tile is segmented tile by tile and stitched (bounded memory)."""
+        if should_tile(scene.xyz, self.options.tiling):
+            return segment_tiled(scene, self.segment_whole, self.options.tiling)
+        return self.segment_whole(scene)
+
+    def segment_whole(self, scene: Scene) -> SegmentationResult:
+        """Segments one scene in one pass, never tiled."""
         start = time.perf_counter()
         prepared = self.prepare(scene)
         tick = time.perf_counter()

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
+from occuseg_core.commands.segment import add_tiling_arguments, tiling_options
 from occuseg_core.errors import OccusegError
 
 HELP = "time every stage of the pipeline on given scans (median over repeats), JSON + table"
@@ -49,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also time every scene beside N busy CPU burners and report busy / idle ratios",
     )
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--floors",
+        metavar="N,N,...",
+        help="instead of scans: synthetic floors of N rooms side by side (e.g. 1,4,16), each"
+        " segmented whole and tiled in a fresh process: stage times, peak memory, AP",
+    )
+    add_tiling_arguments(parser)
 
 
 def peak_rss_mb() -> float:
@@ -58,13 +66,16 @@ def peak_rss_mb() -> float:
 
 def _segmenter(args: argparse.Namespace):
     from occuseg_core.device import resolve_device
-    from occuseg_core.inference import Segmenter
+    from occuseg_core.inference import Segmenter, SegmenterOptions
     from occuseg_core.testing import random_model
 
     if args.random_init:
         model, config = random_model("small", seed=0)
-        return Segmenter(model=model, config=config, device=resolve_device(args.device))
-    return Segmenter.from_checkpoint(args.checkpoint, device=args.device)
+        return Segmenter(model=model, config=config, device=resolve_device(args.device),
+                         options=SegmenterOptions(tiling=tiling_options(args)))  # fmt: skip
+    return Segmenter.from_checkpoint(
+        args.checkpoint, device=args.device, options=SegmenterOptions(tiling=tiling_options(args))
+    )
 
 
 def _scenes(args: argparse.Namespace):
@@ -135,6 +146,29 @@ def _busy(segmenter, scenes, args: argparse.Namespace, idle: dict[str, float]) -
     return {"cores": args.busy_cores, "scenes": rows, **mean, "ratio": ratio}
 
 
+def _floors(args: argparse.Namespace) -> int:
+    from occuseg_core.tiling_benchmark import run_floors
+
+    try:
+        rooms = [int(n) for n in args.floors.split(",")]
+    except ValueError:
+        raise OccusegError(f"--floors takes room counts like 1,4,16; got {args.floors!r}") \
+            from None  # fmt: skip
+    if not rooms or min(rooms) < 1:
+        raise OccusegError(f"--floors: room counts must be >= 1; got {args.floors!r}")
+    if args.scenes or args.dataset or args.checkpoint or args.busy_cores or args.no_tiling:
+        raise OccusegError(
+            "--floors runs the default model on its own synthetic floors: leave"
+            " out scans, --dataset, --checkpoint, --busy-cores and --no-tiling"
+        )
+    tiling = tiling_options(args)
+    run_floors(sorted(set(rooms)), tile_m=args.tile_m or tiling.tile_m,
+               overlap_m=tiling.overlap_m, json_path=args.json)  # fmt: skip
+    if args.json:
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from occuseg_core.clustering.benchmark import benchmark_merge
     from occuseg_core.threads import thread_settings
@@ -143,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
         raise OccusegError("--repeat must be >= 1")
     if args.busy_cores < 0:
         raise OccusegError("--busy-cores must be >= 0")
+    if args.floors:
+        return _floors(args)
     segmenter = _segmenter(args)
     scenes = _scenes(args)
     rows = [bench_scene(segmenter, scene, args.repeat) for scene in scenes]

@@ -70,6 +70,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-points", type=int, default=0, help="drop smaller instances")
     parser.add_argument("--score-threshold", type=float, default=0.0, help="drop lower scores")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_tiling_arguments(parser)
+
+
+def add_tiling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tile-m, --tile-overlap-m and --no-tiling (segment, bench)."""
+    from occuseg_core.tiling import TilingOptions
+
+    defaults = TilingOptions()
+    parser.add_argument(
+        "--tile-m",
+        type=float,
+        metavar="M",
+        help="segment every scan longer than M metres tile by tile and stitch the instances"
+        f" (bounded memory for floors and buildings); default: only scans of more than"
+        f" {defaults.auto_points:,} points, with {defaults.tile_m:g} m tiles",
+    )
+    parser.add_argument(
+        "--tile-overlap-m",
+        type=float,
+        default=defaults.overlap_m,
+        metavar="M",
+        help="band around each tile that it also segments, so objects cut by a border are"
+        " seen whole",
+    )
+    parser.add_argument("--no-tiling", action="store_true", help="segment every scan whole")
+
+
+def tiling_options(args: argparse.Namespace):
+    """The TilingOptions of --tile-m / --tile-overlap-m / --no-tiling.
+
+    Raises:
+        OccusegError: --tile-m with --no-tiling, or a bad size.
+    """
+    from occuseg_core.tiling import TilingOptions
+
+    if args.no_tiling and args.tile_m is not None:
+        raise OccusegError("--tile-m and --no-tiling contradict each other: give one")
+    try:
+        if args.no_tiling:
+            return TilingOptions(mode="never", overlap_m=args.tile_overlap_m)
+        if args.tile_m is None:
+            return TilingOptions(overlap_m=args.tile_overlap_m)
+        return TilingOptions(mode="always", tile_m=args.tile_m, overlap_m=args.tile_overlap_m)
+    except ValueError as error:
+        raise OccusegError(f"tiling: {error}") from None
 
 
 def check_inputs(paths: list[Path]) -> None:
@@ -108,12 +153,13 @@ def make_segmenter(args: argparse.Namespace):
         from occuseg_core.clustering.euclidean import SCORE, EuclideanConfig, EuclideanSegmenter
 
         given = {"--checkpoint": args.checkpoint is not None, "--half": args.half,
-                 "--supervoxels": args.supervoxels is not None}  # fmt: skip
+                 "--supervoxels": args.supervoxels is not None,
+                 "--tile-m": args.tile_m is not None}  # fmt: skip
         refused = [flag for flag, used in given.items() if used]
         if refused:
             raise OccusegError(
                 f"{' and '.join(refused)} cannot be used with --method euclidean"
-                " (the geometric baseline has no network and no supervoxels)"
+                " (the geometric baseline has no network, no supervoxels and no tiles)"
             )
         if args.score_threshold > SCORE:
             raise OccusegError(
@@ -129,6 +175,7 @@ def make_segmenter(args: argparse.Namespace):
         min_instance_points=args.min_points,
         score_threshold=args.score_threshold,
         use_mesh=args.supervoxels != "points",
+        tiling=tiling_options(args),
     )
     return Segmenter.from_checkpoint(
         args.checkpoint, device=args.device, half=args.half, options=options
