@@ -8,6 +8,7 @@ of the previous stage's output (`voxelize`, `OccuSegNet.forward`, `segment_voxel
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,22 +26,16 @@ from occuseg_core.classes import ClassTable, class_table
 from occuseg_core.clustering import InstanceSegmentation, MergeConfig, cluster_instances
 from occuseg_core.config import OccuSegConfig
 from occuseg_core.data.collate import collate
-from occuseg_core.data.voxelize import VoxelGrid, majority_label, voxelize
+from occuseg_core.data.voxelize import VoxelGrid, voxelize
 from occuseg_core.device import resolve_device
 from occuseg_core.engine.checkpoint import load_checkpoint
 from occuseg_core.errors import OccusegError
 from occuseg_core.model import OccuSegNet
-from occuseg_core.supervoxel import (
-    MeshSupervoxelConfig,
-    PointCloudSupervoxelConfig,
-    mesh_supervoxel_adjacency,
-    segment_mesh,
-    segment_voxels,
-    supervoxel_adjacency,
-)
-from occuseg_core.supervoxel.graph import relabel_consecutive
+from occuseg_core.supervoxel import MeshSupervoxelConfig, PointCloudSupervoxelConfig
+from occuseg_core.supervoxel.scene import scene_supervoxels  # noqa: F401  (part of the API)
 from occuseg_core.tiling import TilingOptions, segment_tiled, should_tile
 from occuseg_core.types import InstanceRecord, Scene, SegmentationResult, instance_extents
+from occuseg_core.views import unview_vectors, view_coords, views_in_order
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,10 @@ class SegmenterOptions:
             measured in docs/RESULTS.md: mIoU 15.6 -> 21.3 on the real validation rooms,
             85.6 -> 89.6 on synthetic ones). False: every voxel's own most likely class.
         tiling: when `segment` cuts a large scan into tiles and stitches them
-            (`occuseg_core.tiling`; by default above 2 M points).
+            (`occuseg_core.tiling`; by default above 1 M points).
+        views: test-time views averaged by the network stage (`occuseg_core.views`): 1 (the
+            scan), 2, 4 (quarter turns about z) or 8 (and mirrored); n views cost n network
+            passes.
     """
 
     supervoxels: PointCloudSupervoxelConfig = field(default_factory=PointCloudSupervoxelConfig)
@@ -71,6 +69,10 @@ class SegmenterOptions:
     score_threshold: float = 0.0
     semantics_from_instances: bool = True
     tiling: TilingOptions = field(default_factory=TilingOptions)
+    views: int = 1
+
+    def __post_init__(self) -> None:
+        views_in_order(self.views)  # ValueError for a count other than 1, 2, 4, 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,9 +199,28 @@ class Segmenter:
             model_label=self.model_label,
         )
 
-    @torch.inference_mode()
     def predict_voxels(self, grid: VoxelGrid) -> VoxelPredictions:
-        """Runs the network on one voxel grid."""
+        """Runs the network on one voxel grid, averaged over `options.views` test-time views."""
+        views = views_in_order(self.options.views)
+        if len(views) == 1:
+            return self._predict_view(grid)
+        outputs = []
+        for view in views:
+            out = self._predict_view(
+                dataclasses.replace(grid, coords=view_coords(grid.coords, view))
+            )
+            outputs.append(
+                dataclasses.replace(
+                    out, spatial_embedding=unview_vectors(out.spatial_embedding, view)
+                )
+            )
+        return VoxelPredictions(*(
+            np.mean([getattr(o, f.name) for o in outputs], axis=0, dtype=np.float32)
+            for f in dataclasses.fields(VoxelPredictions)
+        ))  # fmt: skip
+
+    @torch.inference_mode()
+    def _predict_view(self, grid: VoxelGrid) -> VoxelPredictions:
         batch = collate([grid], features=self.config.data.input_features).to(self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.half):
             out = self.model(batch)
@@ -359,32 +380,3 @@ class Segmenter:
             )
             for k, old in enumerate(kept)
         )
-
-
-def scene_supervoxels(
-    scene: Scene, grid: VoxelGrid, options: SegmenterOptions
-) -> tuple[np.ndarray, np.ndarray]:
-    """Supervoxels of a voxelized scene and their adjacency.
-
-    Scenes with faces (and `options.use_mesh`) use the mesh segmentator, its segments carried to
-    voxels by majority; they are adjacent through mesh edges as well as touching voxels, since a
-    decimated mesh's voxels often do not touch. Other scenes use point-cloud supervoxels over
-    voxels within `options.supervoxels.neighbor_radius_vox`.
-
-    Returns:
-        (V,) int64 supervoxel id of each voxel (0..K-1) and (E, 2) int64 adjacent pairs i < j.
-    """
-    if scene.faces is not None and len(scene.faces) and options.use_mesh:
-        vertex_segment = segment_mesh(scene.xyz, scene.faces, options.mesh_supervoxels)
-        voxel_segment = majority_label(grid.point_to_voxel, vertex_segment, grid.num_voxels)
-        supervoxel = relabel_consecutive(voxel_segment)
-        edges = np.concatenate(
-            [
-                supervoxel_adjacency(grid.coords, supervoxel),
-                mesh_supervoxel_adjacency(scene.faces, grid.to_points(supervoxel)),
-            ]
-        )
-        return supervoxel, np.unique(edges, axis=0)
-    config = options.supervoxels
-    supervoxel = segment_voxels(grid.coords, grid.colors, grid.normals, config)
-    return supervoxel, supervoxel_adjacency(grid.coords, supervoxel, config.neighbor_radius_vox)

@@ -81,13 +81,14 @@ def input_qos(params: NodeParams) -> QoSProfile:
 
 def load_segmenter(params: NodeParams):
     """The real Segmenter for the parameters (imported here: torch loads only when needed)."""
-    from occuseg_core.inference import Segmenter
+    from occuseg_core.inference import Segmenter, SegmenterOptions
     from occuseg_core.threads import set_threads
 
     set_threads(params.threads or None)
 
     return Segmenter.from_checkpoint(params.checkpoint or None, device=params.device,
-                                     half=params.half)  # fmt: skip
+                                     half=params.half,
+                                     options=SegmenterOptions(views=params.views))  # fmt: skip
 
 
 class SegmentationOutputs:

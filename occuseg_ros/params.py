@@ -77,6 +77,8 @@ SPECS: dict[str, Spec] = {
     "warmup": Spec(True, "run the model once on a small scene at start-up", read_only=True),
     "threads": Spec(0, "CPU threads of the network; 0 = one per core (idle ones wait "
                     "passively: occuseg_core/threads.py)", 0, 256, read_only=True),
+    "views": Spec(1, "test-time views averaged by the network: 1, 2, 4 or 8 (turned about z;"
+                  " N times the network time; occuseg_core/views.py)", 1, 8, read_only=True),
     "diagnostics_period_s": Spec(1.0, "[s] period of /diagnostics", 0.1, 60.0, read_only=True),
     "map_frame": Spec("map", "fixed frame of the map; clouds in other frames are transformed "
                       "into it with tf2_ros (refused without tf2_ros)", read_only=True,
@@ -116,6 +118,7 @@ class NodeParams:
     publish_markers: bool
     warmup: bool
     threads: int
+    views: int
     diagnostics_period_s: float
     map_frame: str
     transform_timeout_s: float
@@ -199,6 +202,8 @@ def validate(params: NodeParams, names: set[str] | None = None) -> None:
     for entry in params.class_names if check("class_names") else ():
         if entry and not re.match(r"^\s*\d+\s*:\s*\S", entry):
             raise ParameterError(f"parameter 'class_names': {entry!r} is not 'ID:NAME'")
+    if check("views") and params.views not in (1, 2, 4, 8):
+        raise ParameterError(f"parameter 'views': {params.views} is not 1, 2, 4 or 8")
     if check("map_frame") and not params.map_frame:
         raise ParameterError("parameter 'map_frame' must not be empty")
 

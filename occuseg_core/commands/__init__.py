@@ -7,6 +7,19 @@ CHECKPOINT_HELP = (
 """The help of every `--checkpoint` option (see `occuseg_core.inference.resolve_checkpoint`)."""
 
 
+def add_views_argument(parser) -> None:
+    """`--views N`: test-time views averaged by the network stage (`occuseg_core.views`)."""
+    parser.add_argument(
+        "--views",
+        type=int,
+        choices=(1, 2, 4, 8),
+        default=1,
+        metavar="N",
+        help="average the network over N test-time views of the scan: 1, 2, 4 (turned by 90"
+        " degrees about z) or 8 (and mirrored); N times the network time (default 1)",
+    )
+
+
 def add_threads_argument(parser) -> None:
     """`--threads N` for every command that runs the network (applied by `occuseg_core.cli`)."""
     parser.add_argument(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument, add_views_argument
 from occuseg_core.commands.segment import add_tiling_arguments, tiling_options
 from occuseg_core.errors import OccusegError
 
@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per scene (median)")
     parser.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     add_threads_argument(parser)
+    add_views_argument(parser)
     parser.add_argument(
         "--random-init",
         action="store_true",
@@ -69,13 +70,12 @@ def _segmenter(args: argparse.Namespace):
     from occuseg_core.inference import Segmenter, SegmenterOptions
     from occuseg_core.testing import random_model
 
+    options = SegmenterOptions(tiling=tiling_options(args), views=args.views)
     if args.random_init:
         model, config = random_model("small", seed=0)
         return Segmenter(model=model, config=config, device=resolve_device(args.device),
-                         options=SegmenterOptions(tiling=tiling_options(args)))  # fmt: skip
-    return Segmenter.from_checkpoint(
-        args.checkpoint, device=args.device, options=SegmenterOptions(tiling=tiling_options(args))
-    )
+                         options=options)  # fmt: skip
+    return Segmenter.from_checkpoint(args.checkpoint, device=args.device, options=options)
 
 
 def _scenes(args: argparse.Namespace):

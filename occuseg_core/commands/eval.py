@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument, add_views_argument
 from occuseg_core.errors import OccusegError
 
 HELP = "evaluate: a ScanNet submission (--pred/--gt) or a checkpoint on a dataset split"
@@ -71,6 +71,7 @@ def _add_dataset_arguments(model: argparse._ArgumentGroup) -> None:
     )
     model.add_argument("--checkpoint", metavar="C", help=CHECKPOINT_HELP)
     add_threads_argument(model)
+    add_views_argument(model)
     model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
     model.add_argument(
@@ -109,13 +110,14 @@ def _check_mode(args: argparse.Namespace) -> None:
     if args.dataset is None and (args.pred is None or args.gt is None):
         raise OccusegError("give --pred DIR and --gt DIR (or --dataset NAME ...)")
     dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation,
-                    args.max_scenes, args.keep_points, args.write_gt)  # fmt: skip
+                    args.max_scenes, args.keep_points, args.write_gt,
+                    None if args.views == 1 else args.views)  # fmt: skip
     if args.dataset is None and (
         any(v is not None for v in dataset_only) or args.method != "occuseg"
     ):
         raise OccusegError(
-            "--data-root, --split, --method, --checkpoint, --ablation, --fig4, --max-scenes,"
-            " --write-gt and --keep-points need --dataset"
+            "--data-root, --split, --method, --checkpoint, --views, --ablation, --fig4,"
+            " --max-scenes, --write-gt and --keep-points need --dataset"
         )
 
 
@@ -147,7 +149,8 @@ def _write_ground_truth(args: argparse.Namespace) -> int:
         raise OccusegError(f"--write-gt writes ScanNet's format: scannet or synthetic, not"
                            f" {args.dataset} (it has its own metric)")  # fmt: skip
     given = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4,
-             "--keep-points": args.keep_points}  # fmt: skip
+             "--keep-points": args.keep_points,
+             "--views": None if args.views == 1 else args.views}  # fmt: skip
     refused = [flag for flag, value in given.items() if value is not None]
     refused += [] if args.method == "occuseg" else ["--method"]
     if refused:

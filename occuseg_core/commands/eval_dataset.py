@@ -76,10 +76,11 @@ def table5(mean_s: dict[str, float], num_scenes: int) -> str:
 
 def _load(args: argparse.Namespace):
     from occuseg_core.data.readers import make_reader
-    from occuseg_core.inference import Segmenter
+    from occuseg_core.inference import Segmenter, SegmenterOptions
 
     scenes = make_reader(args.dataset, args.data_root, args.split)
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device,
+                                          options=SegmenterOptions(views=args.views))  # fmt: skip
     if scenes.class_table.name != segmenter.classes.name:
         raise OccusegError(
             f"the checkpoint predicts {segmenter.classes.name} classes but"
@@ -99,7 +100,8 @@ def _narrowed(scenes, args: argparse.Namespace):
 
 def _check_euclidean(args: argparse.Namespace) -> None:
     """Refuses the options that have no meaning without a network (one line, named)."""
-    options = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4}
+    options = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4,
+               "--views": None if args.views == 1 else args.views}  # fmt: skip
     refused = [flag for flag, value in options.items() if value is not None]
     if refused:
         raise OccusegError(

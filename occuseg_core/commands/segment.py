@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument
+from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument, add_views_argument
 from occuseg_core.errors import OccusegError
 
 HELP = "segment PLY / PCD / NPZ / ScanNet-npy scans into instances"
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     add_threads_argument(parser)
+    add_views_argument(parser)
     parser.add_argument(
         "--supervoxels",
         choices=SUPERVOXELS,
@@ -154,7 +155,7 @@ def make_segmenter(args: argparse.Namespace):
 
         given = {"--checkpoint": args.checkpoint is not None, "--half": args.half,
                  "--supervoxels": args.supervoxels is not None,
-                 "--tile-m": args.tile_m is not None}  # fmt: skip
+                 "--tile-m": args.tile_m is not None, "--views": args.views != 1}  # fmt: skip
         refused = [flag for flag, used in given.items() if used]
         if refused:
             raise OccusegError(
@@ -176,6 +177,7 @@ def make_segmenter(args: argparse.Namespace):
         score_threshold=args.score_threshold,
         use_mesh=args.supervoxels != "points",
         tiling=tiling_options(args),
+        views=args.views,
     )
     return Segmenter.from_checkpoint(
         args.checkpoint, device=args.device, half=args.half, options=options

@@ -224,3 +224,14 @@ def test_threads_sets_the_networks_cpu_threads(random_checkpoint):
         assert torch.get_num_threads() == 1  # 0: unchanged
     finally:
         torch.set_num_threads(before)
+
+
+def test_views_reach_the_segmenter_and_bad_counts_are_refused(random_checkpoint):
+    """`views` (read-only) becomes the Segmenter's test-time views; 3 is refused by name."""
+    from occuseg_ros.node_common import load_segmenter
+    from occuseg_ros.params import default_params
+
+    segmenter = load_segmenter(default_params(checkpoint=str(random_checkpoint), views=4))
+    assert segmenter.options.views == 4
+    with pytest.raises(ParameterError, match="'views': 3"):
+        default_params(checkpoint=str(random_checkpoint), views=3)
