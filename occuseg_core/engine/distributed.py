@@ -15,9 +15,12 @@ statistics of the whole N x B batch, as one process with that batch would comput
 (gloo), where torch has no SyncBatchNorm, each rank normalises by its own batch and DDP keeps
 rank 0's running statistics.
 
-Every decision that could differ between ranks is agreed on in a collective (a non-finite
-loss, the time limit), so no rank waits for a step another one skipped. A rank that dies or
-stops answering makes the others fail with `OccusegError` after `timeout` instead of hanging.
+Every decision that could differ between ranks is agreed on in a collective: a non-finite
+loss skips the step everywhere, and the training clock is the slowest rank's (all-reduced
+every step), so the learning rate and the time limit are the same on every rank. Every rank
+validates (the same weights, the same result; only rank 0 records it), so none waits in a
+collective while another validates. A rank that dies makes the others fail with
+`OccusegError` within seconds, one that stops answering after `timeout`, instead of a hang.
 """
 
 from __future__ import annotations
@@ -82,6 +85,11 @@ def init_process_group(context: DistributedContext, device: torch.device) -> tor
     if not context.active:
         return device
     if device.type == "cuda":
+        if context.local_rank >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise OccusegError(f"process {context.local_rank} of this machine needs GPU"
+                               f" cuda:{context.local_rank}, but it has {count}: use --nproc"
+                               " <= the GPU count")  # fmt: skip
         device = torch.device("cuda", context.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
@@ -114,6 +122,26 @@ def any_rank(flag: bool, context: DistributedContext) -> bool:
     value = torch.tensor([1.0 if flag else 0.0], device=_collective_device())
     _collective(lambda: dist.all_reduce(value, op=dist.ReduceOp.MAX), context)
     return bool(value.item() > 0)
+
+
+def max_over_ranks(value: float, context: DistributedContext) -> float:
+    """The largest of `value` over the ranks (e.g. the training clock, so that every rank
+    follows the slowest one's schedule and time limit); `value` for one process."""
+    if not context.active:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=_collective_device())
+    _collective(lambda: dist.all_reduce(tensor, op=dist.ReduceOp.MAX), context)
+    return float(tensor.item())
+
+
+def is_collective_failure(error: BaseException) -> bool:
+    """Whether an error raised during a step comes from the process group (a peer that died or
+    timed out) rather than from this rank's own work (e.g. running out of memory)."""
+    if isinstance(error, dist.DistError):
+        return True
+    text = str(error)
+    return any(mark in text for mark in ("gloo", "NCCL", "Connection closed", "Connection reset",
+                                         "Broken pipe", "Timed out", "timed out"))  # fmt: skip
 
 
 def mean_over_ranks(values: dict[str, float], context: DistributedContext) -> dict[str, float]:
@@ -166,7 +194,8 @@ def launch(nproc: int, argv: list[str]) -> int:
         raise OccusegError(f"--nproc must be >= 1; got {nproc}")
     # All ranks are on this machine: gloo talks over loopback, not a network card.
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (cores or 1) // nproc)))
     try:
         torchrun(["--standalone", f"--nproc_per_node={nproc}", "-m", "occuseg_core.cli", *argv])
     except ChildFailedError as error:

@@ -173,7 +173,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()  # (DDP: gradients averaged over the ranks here)
         except RuntimeError as error:
-            if self.context.active:
+            if self.context.active and distributed.is_collective_failure(error):
                 raise distributed.peer_failure(error, self.context) from None
             raise
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip_norm)
@@ -196,6 +196,8 @@ class Trainer:
             now = time.perf_counter()
             self.state.elapsed_s += now - tick
             tick = now
+            # The slowest rank's clock: the same LR and time limit on every rank.
+            self.state.elapsed_s = distributed.max_over_ranks(self.state.elapsed_s, self.context)
             if values is None:
                 skipped += 1
                 if skipped > 10:
@@ -208,7 +210,7 @@ class Trainer:
             log.step(self.state.step, {**values, "lr": self.optimizer.param_groups[0]["lr"]})
             bar.update(1)
             bar.set_postfix({k.removeprefix("loss_"): f"{v / count:.3f}" for k, v in sums.items()})
-            if distributed.any_rank(self._out_of_time(), self.context):  # rank clocks differ
+            if self._out_of_time():
                 break
         bar.close()
         means = {name: value / max(count, 1) for name, value in sums.items()}
@@ -260,14 +262,11 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 metrics = self._train_epoch(log)
                 self.state.epoch += 1
-                if (
-                    self.is_main
-                    and self.val_grids
-                    and (
-                        self.state.epoch % self.config.train.val_every == 0
-                        or self._out_of_time()
-                        or self.state.epoch == self.config.train.epochs
-                    )
+                # Every rank validates (same weights, same result): none waits meanwhile.
+                if self.val_grids and (
+                    self.state.epoch % self.config.train.val_every == 0
+                    or self._out_of_time()
+                    or self.state.epoch == self.config.train.epochs
                 ):
                     metrics.update(
                         validate(

@@ -36,12 +36,18 @@ def _loopback_env(port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
 
 
-def _one_step_worker(rank: int, port: int, out_dir: str, die_after_first_step: bool) -> None:
+def _one_step_worker(rank: int, port: int, out_dir: str, die_after_first_step: bool,
+                     time_limit_min: float | None = None) -> None:  # fmt: skip
     _loopback_env(port)
     torch.set_num_threads(1)
     scenes = [two_boxes_scene(seed) for seed in range(4 if die_after_first_step else 2)]
     config = tiny_config(epochs=2 if die_after_first_step else 1, batch_size=1,
                          schedule="constant")  # fmt: skip
+    if time_limit_min is not None:
+        config = config.replace_in("train", epochs=1000, schedule="cosine",
+                                   time_limit_min=time_limit_min)  # fmt: skip
+        if rank == 1:  # a slower rank: its clock would run behind rank 0's
+            Trainer._train_step = _slowed(Trainer._train_step)
     context = DistributedContext(rank=rank, world_size=2, local_rank=rank, timeout_min=1.0)
     trainer = Trainer(config, scenes, [two_boxes_scene(9)], f"{out_dir}/rank{rank}",
                       progress=False, context=context)  # fmt: skip
@@ -61,6 +67,17 @@ def _one_step_worker(rank: int, port: int, out_dir: str, die_after_first_step: b
             f.write(str(error))
         return
     torch.save(dict(trainer.model.named_parameters()), f"{out_dir}/weights{rank}.pt")
+    with open(f"{out_dir}/state{rank}.txt", "w") as f:
+        lr = trainer.optimizer.param_groups[0]["lr"]
+        f.write(f"{trainer.state.epoch} {trainer.state.step} {lr!r}")
+
+
+def _slowed(step):
+    def slow_step(self, batch):
+        time.sleep(0.05)
+        return step(self, batch)
+
+    return slow_step
 
 
 def _reference_step(scenes) -> dict[str, torch.Tensor]:
@@ -100,15 +117,35 @@ def test_two_ranks_take_the_step_of_their_combined_batch(tmp_path):
     assert not (tmp_path / "rank1").exists()
 
 
-def test_a_dead_rank_fails_the_run_with_a_clear_error(tmp_path):
+def test_a_dead_rank_fails_the_run_with_a_clear_error_in_seconds(tmp_path):
+    """Rank 1 exits after its first step; rank 0 fails with one clear error long before the
+    1-minute timeout (the dead peer's connection closes)."""
     start = time.monotonic()
-    mp.spawn(_one_step_worker, args=(_free_port(), str(tmp_path), True), nprocs=2, join=False)
-    deadline = start + 150
-    while not (tmp_path / "error0.txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    workers = mp.spawn(_one_step_worker, args=(_free_port(), str(tmp_path), True), nprocs=2,
+                       join=False)  # fmt: skip
+    rank0, rank1 = workers.processes
+    rank0.join(timeout=120)  # (not workers.join: it would kill rank 0 once rank 1 has died)
+    rank1.join(timeout=10)
+    assert time.monotonic() - start < 45  # seconds, not the timeout
+    assert (rank0.exitcode, rank1.exitcode) == (0, 3)
     message = (tmp_path / "error0.txt").read_text()
     assert "rank 0 of 2: another training process stopped or did not answer" in message
     assert not (tmp_path / "weights0.pt").exists()
+
+
+def test_a_time_limit_stops_every_rank_at_the_same_step(tmp_path):
+    """Rank 1 is slower; the shared clock gives both the same schedule and stopping point:
+    no error, equal states, equal weights (a per-rank clock made them part)."""
+    mp.spawn(_one_step_worker, args=(_free_port(), str(tmp_path), False, 0.03), nprocs=2,
+             join=True)  # fmt: skip
+    assert not list(tmp_path.glob("error*.txt"))
+    states = [(tmp_path / f"state{rank}.txt").read_text() for rank in (0, 1)]
+    assert states[0] == states[1]
+    epochs = int(states[0].split()[0])
+    assert 1 <= epochs < 1000  # stopped by the limit
+    weights = [torch.load(tmp_path / f"weights{rank}.pt") for rank in (0, 1)]
+    for name, value in weights[0].items():
+        torch.testing.assert_close(weights[1][name], value, rtol=0, atol=0, msg=name)
 
 
 @pytest.mark.parametrize(
