@@ -290,7 +290,12 @@ class Segmenter:
         """Segments one scene; see `SegmentationResult` for what comes back. A scan that
         `options.tiling` asks to tile is segmented tile by tile and stitched (bounded memory)."""
         if should_tile(scene.xyz, self.options.tiling):
-            return segment_tiled(scene, self.segment_whole, self.options.tiling)
+            return segment_tiled(
+                scene,
+                self.segment_whole,
+                self.options.tiling,
+                min_points=self.options.min_instance_points,
+            )
         return self.segment_whole(scene)
 
     def segment_whole(self, scene: Scene) -> SegmentationResult:

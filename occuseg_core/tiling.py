@@ -1,14 +1,15 @@
 """Large scans tile by tile (issue 16): whole floors and buildings with bounded memory.
 
-The scan's ground plane (x, y) is cut into square tiles of `tile_m`. Each tile is segmented
-on its own together with a band of `overlap_m` around it (its *window*), so an object cut by a
-tile border is seen whole by the tile whose core holds its centre (when it reaches less than
-`overlap_m` beyond that core). Stitching then:
+The scan's ground plane (x, y) is cut into tiles of at most `tile_m` where it is sparsest
+(`plan_tiles`). Each tile is segmented on its own together with a band of `overlap_m` around
+it (its *window*), so an object cut by a tile border is seen whole by the tile whose core
+holds its centre (when it reaches less than `overlap_m` beyond that core). Stitching then:
 1. keeps, of each tile, the instances whose centre (mean x, y of their points) lies in the
    tile's core: every object is kept by one tile, the one that saw it centred;
-2. gives the kept instances their points, largest first; an instance left with less than
-   `min_kept_fraction` of its points (a neighbour's cut piece of an object another tile
-   saw whole) is dropped;
+2. gives the kept instances their points, largest first; a piece that shares a quarter of
+   itself with an instance kept before (a neighbour's view of the same object, or the far
+   part of an object longer than the band) joins it; the other tiles' pieces follow, joining
+   the instance they overlap, or kept when no neighbour found that object;
 3. labels every other point as its own tile (the one whose core holds it) labelled it, and
    recomputes each instance's point count, centroid and box (class, score and occupancy are
    the tile's).
@@ -55,8 +56,8 @@ class TilingOptions:
     def __post_init__(self) -> None:
         if self.mode not in TILING_MODES:
             raise ValueError(f"tiling mode must be one of {TILING_MODES}; got {self.mode!r}")
-        if not (np.isfinite(self.tile_m) and self.tile_m > 0):
-            raise ValueError(f"tile_m must be > 0; got {self.tile_m}")
+        if not (np.isfinite(self.tile_m) and self.tile_m >= MIN_TILE_M):
+            raise ValueError(f"tile_m must be >= {MIN_TILE_M} m; got {self.tile_m}")
         if not (np.isfinite(self.overlap_m) and self.overlap_m >= 0):
             raise ValueError(f"overlap_m must be >= 0; got {self.overlap_m}")
         if self.auto_points < 1:
@@ -80,49 +81,71 @@ def should_tile(xyz: np.ndarray, options: TilingOptions) -> bool:
 class Tile:
     """One tile: its core, the half-open rectangle `lo` <= (x, y) < `hi` (infinite towards the
     scan's outside), `window` (sorted indices of the scan's points within `overlap_m` of the
-    core, which it segments) and `core`, a mask over `window` of the points in its core."""
+    core, which it segments), `core`, a mask over `window` of the points in its core, and
+    `faces`, the indices of the scan's faces whose three corners lie in the window (or None)."""
 
     lo: np.ndarray
     hi: np.ndarray
     window: np.ndarray
     core: np.ndarray
+    faces: np.ndarray | None = None
 
     def holds(self, xy: np.ndarray) -> np.ndarray:
         """(N,) whether each (x, y) lies in the core."""
         return np.all((xy >= self.lo) & (xy < self.hi), axis=-1)
 
 
-def plan_tiles(xyz: np.ndarray, tile_m: float, overlap_m: float) -> list[Tile]:
+MIN_TILE_M = 0.5
+
+
+def plan_tiles(
+    xyz: np.ndarray, tile_m: float, overlap_m: float, faces: np.ndarray | None = None
+) -> list[Tile]:
     """Cuts the scan into tiles no longer than `tile_m` in x or y (k-d style).
 
     A part longer than `tile_m` is cut across its longer axis, within the middle 40% of its
     extent, at the 10 cm slice that holds the fewest points: between rooms, through doorways
     and between pieces of furniture rather than through them, so that objects and rooms stay
-    whole where the scan allows. The cores partition the plane; every point lies in exactly
-    one.
+    whole where the scan allows. The cores partition the plane; a point on a cut belongs to the
+    far side. Each part carries its window (and faces) down the cuts, so planning reads every
+    point once per level of cuts, not once per tile.
     """
+    if not tile_m >= MIN_TILE_M:
+        raise ValueError(f"tile_m must be >= {MIN_TILE_M} m; got {tile_m}")
     xy = np.asarray(xyz, dtype=np.float64)[:, :2]
-    cores: list[tuple[np.ndarray, np.ndarray]] = []
-    stack = [(np.arange(xy.shape[0]), np.full(2, -np.inf), np.full(2, np.inf))]
+    everything = np.arange(xy.shape[0])
+    all_faces = None if faces is None or len(faces) == 0 else np.arange(len(faces))
+    tiles = []
+    stack = [(everything, everything, all_faces, np.full(2, -np.inf), np.full(2, np.inf))]
     while stack:
-        index, lo, hi = stack.pop()
-        points = xy[index]
+        core, window, window_faces, lo, hi = stack.pop()
+        points = xy[core]
         low, high = points.min(axis=0), points.max(axis=0)
         axis = int(np.argmax(high - low))
         if high[axis] - low[axis] <= tile_m:
-            cores.append((lo, hi))
+            tiles.append(Tile(lo, hi, window, np.isin(window, core, assume_unique=True),
+                              window_faces))  # fmt: skip
             continue
         cut = _sparsest_cut(points[:, axis], low[axis], high[axis])
-        left = points[:, axis] < cut
         left_hi, right_lo = hi.copy(), lo.copy()
         left_hi[axis] = right_lo[axis] = cut
-        stack += [(index[~left], right_lo, hi), (index[left], lo, left_hi)]
-    tiles = []
-    for lo, hi in sorted(cores, key=lambda core: (core[0][1], core[0][0])):  # row by row
-        window = np.flatnonzero(np.all((xy >= lo - overlap_m) & (xy <= hi + overlap_m), axis=1))
-        core = np.all((xy[window] >= lo) & (xy[window] < hi), axis=1)
-        tiles.append(Tile(lo, hi, window, core))
-    return tiles
+        along = xy[window, axis]
+        parts = [
+            (core[points[:, axis] < cut], window[along <= cut + overlap_m], lo, left_hi),
+            (core[points[:, axis] >= cut], window[along >= cut - overlap_m], right_lo, hi),
+        ]
+        for part_core, part_window, part_lo, part_hi in reversed(parts):
+            part_faces = None
+            if window_faces is not None:
+                corners = xy[faces[window_faces], axis]  # (F, 3)
+                inside = (
+                    (corners <= cut + overlap_m)
+                    if part_hi is left_hi
+                    else (corners >= cut - overlap_m)
+                )
+                part_faces = window_faces[np.all(inside, axis=1)]
+            stack.append((part_core, part_window, part_faces, part_lo, part_hi))
+    return sorted(tiles, key=lambda tile: (tile.lo[1], tile.lo[0]))  # row by row
 
 
 _CUT_SLICE_M = 0.1
@@ -130,9 +153,9 @@ _CUT_SLICE_M = 0.1
 
 def _sparsest_cut(values: np.ndarray, low: float, high: float) -> float:
     """The middle of the emptiest slice in the middle 40% of [low, high] (ties: the most
-    central), so both sides keep at least 30% of the extent."""
+    central), so both sides keep at least 30% of the extent; the middle if no slice fits."""
     start, stop = low + 0.3 * (high - low), high - 0.3 * (high - low)
-    edges = np.arange(start, stop + _CUT_SLICE_M, _CUT_SLICE_M)
+    edges = np.arange(start, stop, _CUT_SLICE_M)
     if edges.size < 2:
         return (low + high) / 2
     counts, _ = np.histogram(values, bins=edges)
@@ -141,24 +164,26 @@ def _sparsest_cut(values: np.ndarray, low: float, high: float) -> float:
     return float(centres[best])
 
 
-def crop_scene(scene: Scene, index: np.ndarray) -> Scene:
-    """The scene's points at sorted `index`, with the faces whose three corners are kept."""
-    part = scene.subset(index)
-    if scene.faces is None or len(scene.faces) == 0:
+def crop_scene(scene: Scene, tile: Tile) -> Scene:
+    """The scene's points in the tile's window, with the faces whose three corners are kept."""
+    part = scene.subset(tile.window)
+    if tile.faces is None or len(tile.faces) == 0:
         return part
-    new_index = np.full(scene.num_points, -1, dtype=np.int64)
-    new_index[index] = np.arange(index.shape[0])
-    faces = new_index[scene.faces]
-    faces = faces[np.all(faces >= 0, axis=1)]
-    return part.replace(faces=faces) if len(faces) else part
+    faces = np.searchsorted(tile.window, scene.faces[tile.faces])
+    return part.replace(faces=faces)
 
 
 def segment_tiled(
     scene: Scene,
     segment_whole: Callable[[Scene], SegmentationResult],
     options: TilingOptions,
+    min_points: int = 0,
 ) -> SegmentationResult:
     """Segments `scene` tile by tile with `segment_whole` and stitches the tiles' instances.
+
+    Args:
+        min_points: drop stitched instances with fewer points (as `segment_whole` drops
+            smaller instances of a tile).
 
     Returns:
         A SegmentationResult over all of the scene's points; `timings_s` sums each stage over
@@ -166,17 +191,20 @@ def segment_tiled(
     """
     start = time.perf_counter()
     semantic = np.zeros(scene.num_points, dtype=np.int64)
-    candidates, timings, class_names = [], {}, {}
-    for tile in plan_tiles(scene.xyz, options.tile_m, options.overlap_m):
-        result = segment_whole(crop_scene(scene, tile.window))
+    centred, others, timings, class_names = [], [], {}, {}
+    for tile in plan_tiles(scene.xyz, options.tile_m, options.overlap_m, scene.faces):
+        result = segment_whole(crop_scene(scene, tile))
         class_names = result.class_names
         for stage, seconds in result.timings_s.items():
             if stage != "total":
                 timings[stage] = timings.get(stage, 0.0) + seconds
         semantic[tile.window[tile.core]] = result.semantic_ids[tile.core]
-        candidates += _centred_instances(tile, result, scene.xyz)
+        for points, record in _pieces(tile, result):
+            centre = scene.xyz[points, :2].astype(np.float64).mean(axis=0)
+            (centred if tile.holds(centre) else others).append((points, record))
     tick = time.perf_counter()
-    instance_ids, records = _claim_points(scene, candidates, options.min_kept_fraction)
+    instance_ids, records = _claim_points(scene, centred, others, options.min_kept_fraction,
+                                          min_points)  # fmt: skip
     inside = instance_ids >= 0
     class_of_id = np.array([record.class_id for record in records], dtype=np.int64)
     semantic[inside] = class_of_id[instance_ids[inside]]  # a point of an instance: its class
@@ -185,31 +213,47 @@ def segment_tiled(
     return SegmentationResult(instance_ids, semantic, records, timings, class_names)
 
 
-def _centred_instances(tile: Tile, result: SegmentationResult, xyz: np.ndarray):
-    """(scan point indices, record) of the tile's instances centred in its core."""
+def _pieces(tile: Tile, result: SegmentationResult):
+    """(scan point indices, record) of every instance a tile found."""
     order = np.argsort(result.instance_ids, kind="stable")
     bounds = np.searchsorted(result.instance_ids[order], np.arange(len(result.instances) + 1))
-    out = []
-    for record in result.instances:
-        points = tile.window[order[bounds[record.id] : bounds[record.id + 1]]]
-        if tile.holds(xyz[points, :2].astype(np.float64).mean(axis=0)):
-            out.append((points, record))
-    return out
+    return [(tile.window[order[bounds[r.id] : bounds[r.id + 1]]], r) for r in result.instances]
 
 
-def _claim_points(scene: Scene, candidates, min_kept_fraction: float):
-    """Instance id of every point and the records of the kept candidates (see the module doc)."""
-    # Largest first: an instance a tile saw whole keeps its points against a neighbour's cut
-    # piece of the same object, which is then left with too little of itself and dropped.
-    candidates = sorted(candidates, key=lambda candidate: -candidate[0].size)
+ATTACH_FRACTION = 0.25
+
+
+def _claim_points(scene: Scene, centred, others, min_kept_fraction: float, min_points: int = 0):
+    """Instance id of every point and the records of the kept instances (see the module doc).
+
+    The pieces the tiles found are visited, those centred in their tile's core first, each
+    group largest first, so the tile that saw an object centred and most whole speaks for it.
+    A piece sharing at least ATTACH_FRACTION of its points with an instance already kept is a
+    part of that object (a neighbour's piece of it, or the far part of an object longer than
+    the band) and gives it its free points; otherwise a piece with at least
+    `min_kept_fraction` of its points free becomes an instance; otherwise it is dropped.
+    Instances with fewer than `min_points` points are dropped at the end.
+    """
     instance_ids = np.full(scene.num_points, -1, dtype=np.int64)
     kept = []
-    for points, record in candidates:
-        free = points[instance_ids[points] < 0]
-        if free.size == 0 or free.size < min_kept_fraction * points.size:
+    by_size = lambda piece: -piece[0].size  # noqa: E731
+    for points, record in sorted(centred, key=by_size) + sorted(others, key=by_size):
+        taken = instance_ids[points]
+        free = points[taken < 0]
+        if free.size == 0:
             continue
-        instance_ids[free] = len(kept)
-        kept.append(record)
+        owners = np.bincount(taken[taken >= 0], minlength=1)
+        if owners.max() >= ATTACH_FRACTION * points.size:
+            instance_ids[free] = int(owners.argmax())
+        elif free.size >= min_kept_fraction * points.size:
+            instance_ids[free] = len(kept)
+            kept.append(record)
+    counts = np.bincount(instance_ids[instance_ids >= 0], minlength=len(kept))
+    keep = np.flatnonzero(counts >= max(min_points, 1))
+    new_id = np.full(len(kept) + 1, -1, dtype=np.int64)
+    new_id[keep] = np.arange(keep.size)
+    instance_ids = new_id[np.where(instance_ids >= 0, instance_ids, len(kept))]
+    kept = [kept[k] for k in keep]
     counts, sums, lo, hi = instance_extents(scene.xyz, instance_ids, len(kept))
     records = tuple(
         dataclasses.replace(

@@ -156,11 +156,16 @@ def _floors(args: argparse.Namespace) -> int:
             from None  # fmt: skip
     if not rooms or min(rooms) < 1:
         raise OccusegError(f"--floors: room counts must be >= 1; got {args.floors!r}")
-    if args.scenes or args.dataset or args.checkpoint or args.busy_cores or args.no_tiling:
-        raise OccusegError(
-            "--floors runs the default model on its own synthetic floors: leave"
-            " out scans, --dataset, --checkpoint, --busy-cores and --no-tiling"
-        )
+    given = {"scans": args.scenes, "--dataset": args.dataset, "--checkpoint": args.checkpoint,
+             "--busy-cores": args.busy_cores, "--no-tiling": args.no_tiling,
+             "--random-init": args.random_init, "--views": args.views != 1,
+             "--device": args.device not in ("auto", "cpu"),
+             "--threads": args.threads}  # fmt: skip
+    refused = [flag for flag, value in given.items() if value]
+    if refused:
+        raise OccusegError(f"--floors runs the default model once per floor on the CPU, each"
+                           f" run in a fresh process: {', '.join(refused)} cannot be used with"
+                           " it")  # fmt: skip
     tiling = tiling_options(args)
     run_floors(sorted(set(rooms)), tile_m=args.tile_m or tiling.tile_m,
                overlap_m=tiling.overlap_m, json_path=args.json)  # fmt: skip

@@ -281,6 +281,11 @@ def segment_one(args: argparse.Namespace, segmenter, path: Path, name: str) -> N
     )
     if args.method == "occuseg":
         tqdm.write(f"  {supervoxels}")
+    if "stitching" in result.timings_s:
+        tiling = segmenter.options.tiling
+        tqdm.write(f"  segmented in tiles of at most {tiling.tile_m:g} m with a"
+                   f" {tiling.overlap_m:g} m band, then stitched"
+                   " (--no-tiling: whole)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

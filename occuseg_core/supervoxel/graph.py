@@ -77,7 +77,8 @@ _COMPILED: list = []
 
 def compiled_kernels() -> ctypes.CDLL | None:
     """The ctypes handle of the compiled `_felzenszwalb` extension, or None where setup.py could
-    not build it (no C compiler) or OCCUSEG_NO_C_KERNELS=1 asks for the numba kernels."""
+    not build it (no C compiler or Python headers; colcon's ament_python install does not build
+    extensions), it does not load, or OCCUSEG_NO_C_KERNELS=1 asks for the numba kernels."""
     if not _COMPILED:
         _COMPILED.append(_load_compiled())
     return _COMPILED[0]
@@ -91,12 +92,15 @@ def _load_compiled() -> ctypes.CDLL | None:
     spec = importlib.util.find_spec("occuseg_core.supervoxel._felzenszwalb")
     if spec is None or not spec.origin:
         return None
-    library = ctypes.CDLL(spec.origin)
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    library.occuseg_felzenszwalb.argtypes = [i64, i64, ptr, ptr, ctypes.c_float, i64, ptr]
-    library.occuseg_felzenszwalb.restype = ctypes.c_int
-    library.occuseg_argsort_weights.argtypes = [i64, ptr, ptr]
-    library.occuseg_argsort_weights.restype = ctypes.c_int
+    try:  # a library from another build (or platform) falls back to numba, it does not crash
+        library = ctypes.CDLL(spec.origin)
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        library.occuseg_felzenszwalb.argtypes = [i64, i64, ptr, ptr, ctypes.c_float, i64, ptr]
+        library.occuseg_felzenszwalb.restype = ctypes.c_int
+        library.occuseg_argsort_weights.argtypes = [i64, ptr, ptr]
+        library.occuseg_argsort_weights.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
     return library
 
 

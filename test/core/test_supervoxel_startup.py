@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +33,8 @@ def _tied_graph(seed: int) -> tuple[int, np.ndarray, np.ndarray]:
 def test_compiled_kernels_are_built_where_a_compiler_is():
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler here: setup.py leaves the optional extension out")
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
+        pytest.skip("no Python headers (python3-dev) here: setup.py leaves the extension out")
     assert graph.compiled_kernels() is not None, "setup.py did not build _felzenszwalb"
 
 
@@ -100,3 +104,19 @@ def test_a_second_process_reads_numba_cache(tmp_path):
     assert any((tmp_path / "numba").rglob("*.nbi"))
     assert second["compiled"] == 0  # read from the cache
     assert second["labels"] == first["labels"]
+
+
+def test_a_library_that_does_not_load_falls_back_to_numba(tmp_path, monkeypatch):
+    """A stale or foreign `_felzenszwalb` (here: not a library at all) is not fatal."""
+    import importlib.machinery
+
+    bogus = tmp_path / "_felzenszwalb.so"
+    bogus.write_bytes(b"not an ELF file")
+    spec = importlib.machinery.ModuleSpec("occuseg_core.supervoxel._felzenszwalb", None,
+                                          origin=str(bogus))  # fmt: skip
+    monkeypatch.setattr(graph.importlib.util, "find_spec", lambda name: spec)
+    assert graph._load_compiled() is None
+    n, edges, weights = _tied_graph(1)
+    monkeypatch.setattr(graph, "_COMPILED", [None])
+    labels = felzenszwalb_segment(n, edges, weights, 0.1, 3)  # the numba kernels
+    assert labels.shape == (n,)

@@ -76,7 +76,10 @@ def test_cores_partition_the_scan_and_windows_hold_the_band(rng, tile_m, overlap
         np.testing.assert_array_equal(tile.core, tile.holds(xy[tile.window]))
         core = xy[tile.window[tile.core]]
         assert np.all(np.ptp(core, axis=0) <= tile_m + 1e-9)  # no tile longer than tile_m
-        near = np.all((xy >= tile.lo - overlap_m) & (xy <= tile.hi + overlap_m), axis=1)
+        # The window: every point no farther than overlap_m (in x and in y) from the core's
+        # rectangle, measured as the distance to its nearest point of the rectangle.
+        nearest = np.clip(xy, np.maximum(tile.lo, -1e9), np.minimum(tile.hi, 1e9))
+        near = np.abs(xy - nearest).max(axis=1) <= overlap_m + 1e-12
         np.testing.assert_array_equal(np.flatnonzero(near), tile.window)
     assert np.all(owners == 1)
 
@@ -142,15 +145,39 @@ def test_each_object_comes_from_the_tile_holding_its_centre(rng):
 
 
 def test_largest_claims_first_and_a_mostly_taken_piece_is_dropped():
-    scene = Scene(xyz=np.zeros((200, 3)), colors=np.zeros((200, 3)))
+    scene = Scene(xyz=np.zeros((300, 3)), colors=np.zeros((300, 3)))
     record = oracle(Scene(xyz=np.zeros((1, 3)), colors=np.zeros((1, 3)),
                           instance=np.ones(1, int))).instances[0]  # fmt: skip
     big, small, apart = np.arange(0, 100), np.arange(60, 120), np.arange(150, 160)
-    ids, records = _claim_points(scene, [(small, record), (apart, record), (big, record)], 0.5)
-    assert len(records) == 2  # small kept 20 of its 60 points: dropped
-    assert (ids[big] == 0).all() and (ids[100:120] == -1).all() and (ids[apart] == 1).all()
-    ids, records = _claim_points(scene, [(small, record), (big, record)], 0.3)
-    assert len(records) == 2 and (ids[100:120] == 1).all()  # 20 of 60 >= 30%: kept
+    ids, records = _claim_points(scene, [(small, record), (apart, record), (big, record)], [],
+                                 0.5)  # fmt: skip
+    assert len(records) == 2  # small shares 40 of its 60 points with big: the same object
+    assert (ids[0:120] == 0).all() and (ids[apart] == 1).all()
+    # 100 points: 20 each in three kept instances (each < 25% of it), 40 free (< 50%): dropped.
+    a, b, c = np.arange(0, 30), np.arange(30, 60), np.arange(60, 90)
+    torn = np.r_[a[:20], b[:20], c[:20], np.arange(200, 240)]
+    ids, records = _claim_points(scene, [(a, record), (b, record), (c, record)], [(torn, record)],
+                                 0.5)  # fmt: skip
+    assert len(records) == 3 and (ids[200:240] == -1).all()
+    ids, records = _claim_points(scene, [(big, record), (apart, record)], [], 0.5, min_points=11)
+    assert len(records) == 1 and (ids[apart] == -1).all()  # 10 points < 11: dropped again
+
+
+def test_pieces_found_off_centre_join_their_object_or_stand_alone():
+    """A neighbour's piece overlapping a kept instance by >= 25% of itself is that object's
+    far part (an object longer than the band); a piece no centred instance overlaps is an
+    object only that tile found."""
+    scene = Scene(xyz=np.zeros((300, 3)), colors=np.zeros((300, 3)))
+    record = oracle(Scene(xyz=np.zeros((1, 3)), colors=np.zeros((1, 3)),
+                          instance=np.ones(1, int))).instances[0]  # fmt: skip
+    kept, far_part, lone, grazing = (np.arange(0, 100), np.arange(70, 150),
+                                     np.arange(200, 240), np.arange(95, 135))  # fmt: skip
+    pieces = [(far_part, record), (lone, record)]
+    ids, records = _claim_points(scene, [(kept, record)], pieces, 0.5)
+    assert len(records) == 2
+    assert (ids[0:150] == 0).all() and (ids[lone] == 1).all()
+    ids, records = _claim_points(scene, [(kept, record)], [(grazing, record)], 0.5)
+    assert len(records) == 2 and (ids[100:135] == 1).all()  # 5 of 40 shared: its own object
 
 
 def test_without_a_band_cut_objects_come_back_in_pieces(rng):
@@ -162,13 +189,54 @@ def test_without_a_band_cut_objects_come_back_in_pieces(rng):
     assert (result.instance_ids >= 0).all()
 
 
-def test_crop_keeps_the_faces_inside():
-    xyz = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 5, 0]], float)
-    faces = np.array([[0, 1, 2], [1, 2, 3]])
-    scene = Scene(xyz=xyz, colors=np.zeros((4, 3)), faces=faces)
-    part = crop_scene(scene, np.array([0, 1, 2]))
-    np.testing.assert_array_equal(part.faces, [[0, 1, 2]])
-    assert crop_scene(scene, np.array([1, 3])).faces is None
+def test_objects_longer_than_the_band_are_stitched_whole(rng):
+    """1.5-2.5 m objects, 2 m tiles, a 0.5 m band: no tile sees a cut object whole, the far
+    parts join the instance kept by the centre's tile."""
+    scene = boxes_scene(rng, count=12, extent=12.0, size=(1.5, 2.5))
+    scene = scene.subset(np.flatnonzero(np.isin(scene.instance, _apart(scene))))
+    options = TilingOptions(mode="always", tile_m=2.0, overlap_m=0.5)
+    assert len(plan_tiles(scene.xyz, 2.0, 0.5)) > 4
+    result = segment_tiled(scene, oracle, options)
+    assert same_partition(result.instance_ids, scene.instance)
+
+
+def _apart(scene: Scene) -> list[int]:
+    """Instances whose boxes (x, y) are at least 0.6 m from every other kept one's."""
+    kept, boxes = [], {}
+    for k in np.unique(scene.instance):
+        xy = scene.xyz[scene.instance == k, :2]
+        box = (xy.min(axis=0) - 0.3, xy.max(axis=0) + 0.3)
+        if all(np.any(box[1] < b[0]) or np.any(b[1] < box[0]) for b in boxes.values()):
+            boxes[k] = box
+            kept.append(int(k))
+    return kept
+
+
+def test_tiny_tiles_are_refused():
+    with pytest.raises(ValueError, match="tile_m must be >= 0.5"):
+        plan_tiles(np.zeros((2, 3)), 0.05, 0.0)
+    with pytest.raises(ValueError, match="tile_m must be >= 0.5"):
+        TilingOptions(tile_m=0.1)
+
+
+def test_tiles_carry_the_faces_inside_their_windows():
+    """A mesh with an empty gap between x = 1.5 and 2.5: one cut, in the gap; each tile keeps
+    the faces whose corners are all in its window, renumbered to the window's points."""
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1.5, 1, 0], [2.5, 0, 0], [4, 0, 0],
+                    [4, 1, 0]], float)  # fmt: skip
+    faces = np.array([[0, 1, 2], [1, 3, 2], [1, 4, 3], [4, 5, 6]])
+    scene = Scene(xyz=xyz, colors=np.zeros((7, 3)), faces=faces)
+    left, right = plan_tiles(scene.xyz, 3.0, 0.0, scene.faces)
+    cut = left.hi[0]
+    assert 1.5 < cut < 2.5 and right.lo[0] == cut
+    np.testing.assert_array_equal(left.window, [0, 1, 2, 3])
+    np.testing.assert_array_equal(right.window, [4, 5, 6])
+    np.testing.assert_array_equal(crop_scene(scene, left).faces, [[0, 1, 2], [1, 3, 2]])
+    np.testing.assert_array_equal(crop_scene(scene, right).faces, [[0, 1, 2]])
+    wide = plan_tiles(scene.xyz, 3.0, 1.0, scene.faces)[0]  # the band takes point 4 and [1, 4, 3]
+    np.testing.assert_array_equal(crop_scene(scene, wide).faces, [[0, 1, 2], [1, 3, 2], [1, 4, 3]])
+    # A point on a cut belongs to the far side's core.
+    assert not left.holds(np.array([cut, 0.5])) and right.holds(np.array([cut, 0.5]))
 
 
 def test_when_to_tile():
@@ -182,7 +250,7 @@ def test_when_to_tile():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"mode": "sometimes"}, "mode"), ({"tile_m": 0.0}, "tile_m"),
+    [({"mode": "sometimes"}, "mode"), ({"tile_m": 0.0}, "tile_m"), ({"tile_m": 0.4}, "tile_m"),
      ({"overlap_m": -1.0}, "overlap"), ({"auto_points": 0}, "auto_points"),
      ({"min_kept_fraction": 0.0}, "min_kept")],
 )  # fmt: skip
@@ -200,7 +268,7 @@ def test_segmenter_tiles_large_scans_by_itself(monkeypatch):
     floor = generate_floor([1, 2])
     model, config = random_model("small")
     calls = []
-    spy = lambda *args: calls.append(1) or segment_tiled(*args)  # noqa: E731
+    spy = lambda *args, **kwargs: calls.append(1) or segment_tiled(*args, **kwargs)  # noqa: E731
     monkeypatch.setattr(inference, "segment_tiled", spy)
     options = SegmenterOptions(tiling=TilingOptions(tile_m=4.0, auto_points=floor.num_points - 1))
     result = Segmenter(model=model, config=config, device="cpu", options=options).segment(floor)
@@ -222,14 +290,20 @@ def test_cli_tiling_flags(tmp_path, capsys):
     write_npz(generate_floor([1, 2], name="two_rooms"), tmp_path / "two_rooms.npz")
     scan, out = str(tmp_path / "two_rooms.npz"), str(tmp_path / "out")
     assert main(["segment", scan, "--out", out, "--tile-m", "4", "--no-progress"]) == 0
+    assert "segmented in tiles of at most 4 m with a 0.5 m band" in capsys.readouterr().out
     ids = np.load(tmp_path / "out" / "two_rooms_instance_ids.npy")
     assert ids.shape == (generate_floor([1, 2]).num_points,)
     for argv, message in [
         (["--tile-m", "4", "--no-tiling"], "contradict"),
-        (["--tile-m", "0"], "tile_m must be > 0"),
+        (["--tile-m", "0"], "tile_m must be >= 0.5"),
         (["--tile-m", "4", "--method", "euclidean"], "--tile-m cannot be used"),
     ]:
         assert main(["segment", scan, "--out", str(tmp_path / "o2"), *argv]) == 2
+        assert message in capsys.readouterr().err
+    for argv, message in [(["--floors", "1,x"], "room counts like"),
+                          (["--floors", "1", "--random-init", "--views", "4"],
+                           "--random-init, --views cannot be used")]:  # fmt: skip
+        assert main(["bench", *argv]) == 2
         assert message in capsys.readouterr().err
 
 
