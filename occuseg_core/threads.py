@@ -13,7 +13,8 @@ the working thread needs. Measured on the real scan (2 cores, `occuseg bench --b
 about a third more on an idle machine and saves 2.5-5x on a busy one, so it is the default. The
 policy is read once, when the OpenMP runtime loads with torch, so it must be in the environment
 before `import torch`: importing `occuseg_core` sets it unless the user already chose a policy
-(set `OMP_WAIT_POLICY=ACTIVE` for cores of your own; docs/RESULTS.md, "A busy robot CPU").
+(set `OMP_WAIT_POLICY=ACTIVE` or `GOMP_SPINCOUNT=1000` for cores of your own; docs/RESULTS.md,
+"A busy robot CPU").
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import sys
 
 WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
+SPIN_COUNT_VARIABLE = "GOMP_SPINCOUNT"  # GNU's spins before an idle thread sleeps
 DEFAULT_WAIT_POLICY = "PASSIVE"
 
 
@@ -30,9 +32,12 @@ def prefer_passive_waiting() -> bool:
 
     Returns:
         True when the policy in force will be PASSIVE because of this call; False when the user
-        set a policy, or torch (and its OpenMP runtime) was imported before occuseg_core.
+        set a policy or a spin count (GOMP_SPINCOUNT=1000 keeps an idle machine's speed and
+        costs 1.7x beside one busy core: docs/RESULTS.md), or torch (and its OpenMP runtime)
+        was imported before occuseg_core.
     """
-    if WAIT_POLICY_VARIABLE in os.environ or "torch" in sys.modules:
+    chosen = WAIT_POLICY_VARIABLE in os.environ or SPIN_COUNT_VARIABLE in os.environ
+    if chosen or "torch" in sys.modules:
         return False
     os.environ[WAIT_POLICY_VARIABLE] = DEFAULT_WAIT_POLICY
     return True
@@ -63,4 +68,5 @@ def thread_settings() -> dict[str, object]:
     return {
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get(WAIT_POLICY_VARIABLE, "unset (GNU OpenMP: spin)"),
+        "gomp_spincount": os.environ.get(SPIN_COUNT_VARIABLE, "unset"),
     }

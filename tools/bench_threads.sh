@@ -11,6 +11,7 @@ for busy in 1 2; do
   env -u OMP_WAIT_POLICY .venv/bin/python -c "import torch, sys; from occuseg_core.cli import main; sys.exit(main(sys.argv[1:]))" bench $scan --repeat 3 --busy-cores $busy --json $out/unset_t2_b$busy.json > /dev/null 2>&1
   env -u OMP_WAIT_POLICY .venv/bin/occuseg bench $scan --repeat 3 --busy-cores $busy --json $out/passive_t2_b$busy.json > /dev/null 2>&1
   env -u OMP_WAIT_POLICY .venv/bin/occuseg bench $scan --repeat 3 --threads 1 --busy-cores $busy --json $out/passive_t1_b$busy.json > /dev/null 2>&1
+  env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 .venv/bin/occuseg bench $scan --repeat 3 --busy-cores $busy --json $out/spin1000_t2_b$busy.json > /dev/null 2>&1
 done
 .venv/bin/python - "$out" <<'PY'
 import json, glob, sys

@@ -200,3 +200,11 @@ def test_occuseg_train_nproc_2_runs_and_resumes(tmp_path):
     assert len(rows) == 3  # header + one row per epoch: rank 1 wrote none
     checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert checkpoints == ["epoch_0001.pt", "epoch_0002.pt", "last.pt"]
+    # --init under DDP: every rank starts from the checkpoint's weights.
+    init = tmp_path / "run" / "checkpoints" / "last.pt"
+    third = subprocess.run([*base[:5], str(tmp_path / "tuned"), *base[6:], "--config",
+                            str(tmp_path / "tiny.yaml"), "--init", str(init)], env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert f"starting from the weights of {init}" in third.stdout
+    assert third.stdout.count("done: 1 epochs, 2 steps") == 1

@@ -36,6 +36,8 @@ def test_importing_occuseg_core_makes_idle_openmp_threads_wait_passively():
 def test_a_policy_the_user_chose_is_kept():
     first = "import occuseg_core; import torch"
     assert _policy_in_fresh_process(first, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
+    # A spin count is a choice too: PASSIVE would override it (GNU spins 0 when passive).
+    assert _policy_in_fresh_process(first, GOMP_SPINCOUNT="1000") == "unset"
 
 
 def test_too_late_once_torch_is_loaded_so_nothing_is_claimed():
