@@ -6,10 +6,10 @@ it (its *window*), so an object cut by a tile border is seen whole by the tile w
 holds its centre (when it reaches less than `overlap_m` beyond that core). Stitching then:
 1. keeps, of each tile, the instances whose centre (mean x, y of their points) lies in the
    tile's core: every object is kept by one tile, the one that saw it centred;
-2. gives the kept instances their points, largest first; a piece that shares a quarter of
-   itself with an instance kept before (a neighbour's view of the same object, or the far
-   part of an object longer than the band) joins it; the other tiles' pieces follow, joining
-   the instance they overlap, or kept when no neighbour found that object;
+2. gives the kept instances their points, largest first; a piece mostly taken by an instance
+   kept before (another tile's view of the same object) gives it its free points; the other
+   tiles' pieces follow: the far part of an object longer than the band joins the instance of
+   its class it overlaps, a piece no neighbour found is kept (`_claim_points`);
 3. labels every other point as its own tile (the one whose core holds it) labelled it, and
    recomputes each instance's point count, centroid and box (class, score and occupancy are
    the tile's).
@@ -149,13 +149,15 @@ def plan_tiles(
 
 
 _CUT_SLICE_M = 0.1
+_MAX_SLICES = 10_000
 
 
 def _sparsest_cut(values: np.ndarray, low: float, high: float) -> float:
     """The middle of the emptiest slice in the middle 40% of [low, high] (ties: the most
     central), so both sides keep at least 30% of the extent; the middle if no slice fits."""
     start, stop = low + 0.3 * (high - low), high - 0.3 * (high - low)
-    edges = np.arange(start, stop, _CUT_SLICE_M)
+    width = max(_CUT_SLICE_M, (stop - start) / _MAX_SLICES)  # a far outlier: coarser slices
+    edges = np.arange(start, stop, width)
     if edges.size < 2:
         return (low + high) / 2
     counts, _ = np.histogram(values, bins=edges)
@@ -226,28 +228,34 @@ ATTACH_FRACTION = 0.25
 def _claim_points(scene: Scene, centred, others, min_kept_fraction: float, min_points: int = 0):
     """Instance id of every point and the records of the kept instances (see the module doc).
 
-    The pieces the tiles found are visited, those centred in their tile's core first, each
-    group largest first, so the tile that saw an object centred and most whole speaks for it.
-    A piece sharing at least ATTACH_FRACTION of its points with an instance already kept is a
-    part of that object (a neighbour's piece of it, or the far part of an object longer than
-    the band) and gives it its free points; otherwise a piece with at least
-    `min_kept_fraction` of its points free becomes an instance; otherwise it is dropped.
-    Instances with fewer than `min_points` points are dropped at the end.
+    First the pieces centred in their tile's core, largest first, so the tile that saw an
+    object centred and most whole speaks for it: a piece with at least `min_kept_fraction` of
+    its points free becomes an instance; a piece mostly taken gives its free points to the
+    instance it shares at least ATTACH_FRACTION of itself with (another tile's view of the same
+    object, e.g. one longer than the band), or is dropped. Then the other tiles' pieces, largest
+    first: one sharing ATTACH_FRACTION of itself with a kept instance of its class (or mostly
+    taken by one) is that object's far part and gives it its free points; one mostly free is
+    an object only its tile found. Instances with fewer than `min_points` points are dropped.
     """
     instance_ids = np.full(scene.num_points, -1, dtype=np.int64)
     kept = []
     by_size = lambda piece: -piece[0].size  # noqa: E731
-    for points, record in sorted(centred, key=by_size) + sorted(others, key=by_size):
-        taken = instance_ids[points]
-        free = points[taken < 0]
-        if free.size == 0:
-            continue
-        owners = np.bincount(taken[taken >= 0], minlength=1)
-        if owners.max() >= ATTACH_FRACTION * points.size:
-            instance_ids[free] = int(owners.argmax())
-        elif free.size >= min_kept_fraction * points.size:
-            instance_ids[free] = len(kept)
-            kept.append(record)
+    for group, off_centre in ((centred, False), (others, True)):
+        for points, record in sorted(group, key=by_size):
+            taken = instance_ids[points]
+            free = points[taken < 0]
+            if free.size == 0:
+                continue
+            owners = np.bincount(taken[taken >= 0], minlength=1)
+            owner = int(owners.argmax())
+            shares = owners[owner] >= ATTACH_FRACTION * points.size
+            mostly_free = free.size >= min_kept_fraction * points.size
+            same_class = bool(kept) and kept[owner].class_id == record.class_id
+            if shares and (not mostly_free or (off_centre and same_class)):
+                instance_ids[free] = owner
+            elif mostly_free:
+                instance_ids[free] = len(kept)
+                kept.append(record)
     counts = np.bincount(instance_ids[instance_ids >= 0], minlength=len(kept))
     keep = np.flatnonzero(counts >= max(min_points, 1))
     new_id = np.full(len(kept) + 1, -1, dtype=np.int64)

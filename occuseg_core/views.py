@@ -1,9 +1,10 @@
 """Test-time views: the network run on the scan turned by 90 degrees about z (and mirrored),
 its outputs turned back and averaged (not in the paper; measured in docs/RESULTS.md).
 
-Turning the voxel grid is exact: a point's cell (i, j) = floor((x, y) / s) becomes
-(-j - 1, i) when the point turns by 90 degrees, and (-i - 1, j) when x is mirrored, so every
-view holds the same voxels in the same order and the outputs average row by row. Class
+The views turn the voxel grid, not the points: cell (i, j) becomes (-j - 1, i) for a quarter
+turn and (-i - 1, j) for a mirror of x, which is where the turned voxel centre falls (and where
+every turned point falls, except points exactly on a cell boundary), so every view holds the
+same voxels in the same order and the outputs average row by row. Class
 probabilities, feature embeddings, sigma and occupancy do not depend on direction; the spatial
 embedding is an offset vector and is turned back before averaging. The network's inputs
 (colour, height above the floor) do not change under these views.

@@ -160,7 +160,8 @@ def _floors(args: argparse.Namespace) -> int:
              "--busy-cores": args.busy_cores, "--no-tiling": args.no_tiling,
              "--random-init": args.random_init, "--views": args.views != 1,
              "--device": args.device not in ("auto", "cpu"),
-             "--threads": args.threads}  # fmt: skip
+             "--threads": args.threads, "--repeat": args.repeat != 3,
+             "--max-scenes": args.max_scenes, "--split": args.split != "val"}  # fmt: skip
     refused = [flag for flag, value in given.items() if value]
     if refused:
         raise OccusegError(f"--floors runs the default model once per floor on the CPU, each"

@@ -152,10 +152,13 @@ def make_segmenter(args: argparse.Namespace):
         from dataclasses import replace
 
         from occuseg_core.clustering.euclidean import SCORE, EuclideanConfig, EuclideanSegmenter
+        from occuseg_core.tiling import TilingOptions
 
         given = {"--checkpoint": args.checkpoint is not None, "--half": args.half,
                  "--supervoxels": args.supervoxels is not None,
-                 "--tile-m": args.tile_m is not None, "--views": args.views != 1}  # fmt: skip
+                 "--tile-m": args.tile_m is not None, "--views": args.views != 1,
+                 "--no-tiling": args.no_tiling,
+                 "--tile-overlap-m": args.tile_overlap_m != TilingOptions().overlap_m}  # fmt: skip
         refused = [flag for flag, used in given.items() if used]
         if refused:
             raise OccusegError(

@@ -144,7 +144,7 @@ def test_each_object_comes_from_the_tile_holding_its_centre(rng):
     assert in_two_windows > 10  # the rule was put to the test
 
 
-def test_largest_claims_first_and_a_mostly_taken_piece_is_dropped():
+def test_largest_claims_first_and_a_mostly_taken_piece_joins_it_or_is_dropped():
     scene = Scene(xyz=np.zeros((300, 3)), colors=np.zeros((300, 3)))
     record = oracle(Scene(xyz=np.zeros((1, 3)), colors=np.zeros((1, 3)),
                           instance=np.ones(1, int))).instances[0]  # fmt: skip
@@ -161,6 +161,20 @@ def test_largest_claims_first_and_a_mostly_taken_piece_is_dropped():
     assert len(records) == 3 and (ids[200:240] == -1).all()
     ids, records = _claim_points(scene, [(big, record), (apart, record)], [], 0.5, min_points=11)
     assert len(records) == 1 and (ids[apart] == -1).all()  # 10 points < 11: dropped again
+
+
+def test_neighbouring_objects_are_not_merged_nor_chained():
+    """Centred pieces that are mostly free stay apart even where they touch: a table and a
+    chair sharing 300 points, and a chain of three (the joins that sank a union-find)."""
+    scene = Scene(xyz=np.zeros((3000, 3)), colors=np.zeros((3000, 3)))
+    record = oracle(Scene(xyz=np.zeros((1, 3)), colors=np.zeros((1, 3)),
+                          instance=np.ones(1, int))).instances[0]  # fmt: skip
+    table, chair = np.arange(0, 1300), np.arange(1000, 2000)
+    ids, records = _claim_points(scene, [(table, record), (chair, record)], [], 0.5)
+    assert len(records) == 2 and (ids[1300:2000] == 1).all()
+    chain = [np.arange(0, 1400), np.arange(1000, 2300), np.arange(2000, 3000)]
+    ids, records = _claim_points(scene, [(c, record) for c in chain], [], 0.5)
+    assert len(records) == 3
 
 
 def test_pieces_found_off_centre_join_their_object_or_stand_alone():
