@@ -1,10 +1,20 @@
 """The `occuseg` subcommands, one module each (`occuseg_core.cli` lists them)."""
 
+from occuseg_core.errors import OccusegError
+
 CHECKPOINT_HELP = (
     "a checkpoint file, or a bundled model by name: real (the default; real ScanNet rooms +"
     " synthetic rooms) or synthetic (synthetic rooms only)"
 )
 """The help of every `--checkpoint` option (see `occuseg_core.inference.resolve_checkpoint`)."""
+
+
+def refuse_flags(used: dict[str, bool], what: str) -> None:
+    """Raises one OccusegError naming every flag of `used` that was given, e.g. "--checkpoint,
+    --half cannot be used with --method euclidean (...)"; `what` completes the sentence."""
+    given = [flag for flag, is_used in used.items() if is_used]
+    if given:
+        raise OccusegError(f"{', '.join(given)} cannot be used with {what}")
 
 
 def add_views_argument(parser) -> None:

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import torch
 
-from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument, add_views_argument
+from occuseg_core.commands import (
+    CHECKPOINT_HELP,
+    add_threads_argument,
+    add_views_argument,
+    refuse_flags,
+)
 from occuseg_core.commands.segment import add_tiling_arguments, tiling_options
 from occuseg_core.errors import OccusegError
 
@@ -156,17 +161,16 @@ def _floors(args: argparse.Namespace) -> int:
             from None  # fmt: skip
     if not rooms or min(rooms) < 1:
         raise OccusegError(f"--floors: room counts must be >= 1; got {args.floors!r}")
-    given = {"scans": args.scenes, "--dataset": args.dataset, "--checkpoint": args.checkpoint,
-             "--busy-cores": args.busy_cores, "--no-tiling": args.no_tiling,
-             "--random-init": args.random_init, "--views": args.views != 1,
-             "--device": args.device not in ("auto", "cpu"),
-             "--threads": args.threads, "--repeat": args.repeat != 3,
-             "--max-scenes": args.max_scenes, "--split": args.split != "val"}  # fmt: skip
-    refused = [flag for flag, value in given.items() if value]
-    if refused:
-        raise OccusegError(f"--floors runs the default model once per floor on the CPU, each"
-                           f" run in a fresh process: {', '.join(refused)} cannot be used with"
-                           " it")  # fmt: skip
+    refuse_flags(
+        {"scans": bool(args.scenes), "--dataset": args.dataset is not None,
+         "--checkpoint": args.checkpoint is not None, "--busy-cores": args.busy_cores > 0,
+         "--no-tiling": args.no_tiling, "--random-init": args.random_init,
+         "--views": args.views != 1, "--device": args.device not in ("auto", "cpu"),
+         "--threads": args.threads is not None, "--repeat": args.repeat != 3,
+         "--max-scenes": args.max_scenes is not None, "--split": args.split != "val"},
+        "--floors (it runs the default model once per floor on the CPU, each run in a fresh"
+        " process)",
+    )  # fmt: skip
     tiling = tiling_options(args)
     run_floors(sorted(set(rooms)), tile_m=args.tile_m or tiling.tile_m,
                overlap_m=tiling.overlap_m, json_path=args.json)  # fmt: skip

@@ -13,7 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument, add_views_argument
+from occuseg_core.commands import (
+    CHECKPOINT_HELP,
+    add_threads_argument,
+    add_views_argument,
+    refuse_flags,
+)
 from occuseg_core.errors import OccusegError
 
 HELP = "evaluate: a ScanNet submission (--pred/--gt) or a checkpoint on a dataset split"
@@ -148,13 +153,12 @@ def _write_ground_truth(args: argparse.Namespace) -> int:
     if args.dataset not in CLASS_AGNOSTIC_DATASETS:  # the datasets scored the ScanNet way
         raise OccusegError(f"--write-gt writes ScanNet's format: scannet or synthetic, not"
                            f" {args.dataset} (it has its own metric)")  # fmt: skip
-    given = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4,
-             "--keep-points": args.keep_points,
-             "--views": None if args.views == 1 else args.views}  # fmt: skip
-    refused = [flag for flag, value in given.items() if value is not None]
-    refused += [] if args.method == "occuseg" else ["--method"]
-    if refused:
-        raise OccusegError(f"{', '.join(refused)} cannot be used with --write-gt (no model runs)")
+    refuse_flags(
+        {"--checkpoint": args.checkpoint is not None, "--ablation": args.ablation is not None,
+         "--fig4": args.fig4 is not None, "--keep-points": args.keep_points is not None,
+         "--views": args.views != 1, "--method": args.method != "occuseg"},
+        "--write-gt (no model runs)",
+    )  # fmt: skip
     scenes = make_reader(args.dataset, args.data_root, args.split)
     if args.max_scenes is not None:
         scenes = scenes.head(args.max_scenes)

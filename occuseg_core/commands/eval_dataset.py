@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from occuseg_core.commands import refuse_flags
 from occuseg_core.errors import OccusegError
 
 CLASS_AGNOSTIC_DATASETS = ("scannet", "synthetic")
@@ -100,14 +101,11 @@ def _narrowed(scenes, args: argparse.Namespace):
 
 def _check_euclidean(args: argparse.Namespace) -> None:
     """Refuses the options that have no meaning without a network (one line, named)."""
-    options = {"--checkpoint": args.checkpoint, "--ablation": args.ablation, "--fig4": args.fig4,
-               "--views": None if args.views == 1 else args.views}  # fmt: skip
-    refused = [flag for flag, value in options.items() if value is not None]
-    if refused:
-        raise OccusegError(
-            f"{', '.join(refused)} cannot be used with --method euclidean (the geometric"
-            " baseline has no network, occupancy or ablations)"
-        )
+    refuse_flags(
+        {"--checkpoint": args.checkpoint is not None, "--ablation": args.ablation is not None,
+         "--fig4": args.fig4 is not None, "--views": args.views != 1},
+        "--method euclidean (the geometric baseline has no network, occupancy or ablations)",
+    )  # fmt: skip
     if args.dataset not in CLASS_AGNOSTIC_DATASETS:
         protocol = ", ".join(CLASS_AGNOSTIC_DATASETS)
         raise OccusegError(

@@ -26,7 +26,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from occuseg_core.commands import CHECKPOINT_HELP, add_threads_argument, add_views_argument
+from occuseg_core.commands import (
+    CHECKPOINT_HELP,
+    add_threads_argument,
+    add_views_argument,
+    refuse_flags,
+)
 from occuseg_core.errors import OccusegError
 
 HELP = "segment PLY / PCD / NPZ / ScanNet-npy scans into instances"
@@ -154,17 +159,14 @@ def make_segmenter(args: argparse.Namespace):
         from occuseg_core.clustering.euclidean import SCORE, EuclideanConfig, EuclideanSegmenter
         from occuseg_core.tiling import TilingOptions
 
-        given = {"--checkpoint": args.checkpoint is not None, "--half": args.half,
-                 "--supervoxels": args.supervoxels is not None,
-                 "--tile-m": args.tile_m is not None, "--views": args.views != 1,
-                 "--no-tiling": args.no_tiling,
-                 "--tile-overlap-m": args.tile_overlap_m != TilingOptions().overlap_m}  # fmt: skip
-        refused = [flag for flag, used in given.items() if used]
-        if refused:
-            raise OccusegError(
-                f"{' and '.join(refused)} cannot be used with --method euclidean"
-                " (the geometric baseline has no network, no supervoxels and no tiles)"
-            )
+        refuse_flags(
+            {"--checkpoint": args.checkpoint is not None, "--half": args.half,
+             "--supervoxels": args.supervoxels is not None, "--tile-m": args.tile_m is not None,
+             "--views": args.views != 1, "--no-tiling": args.no_tiling,
+             "--tile-overlap-m": args.tile_overlap_m != TilingOptions().overlap_m},
+            "--method euclidean (the geometric baseline has no network, no supervoxels and no"
+            " tiles)",
+        )  # fmt: skip
         if args.score_threshold > SCORE:
             raise OccusegError(
                 f"--score-threshold {args.score_threshold:g} would drop every instance:"
