@@ -123,8 +123,8 @@ def plan_tiles(
         low, high = points.min(axis=0), points.max(axis=0)
         axis = int(np.argmax(high - low))
         if high[axis] - low[axis] <= tile_m:
-            tiles.append(Tile(lo, hi, window, np.isin(window, core, assume_unique=True),
-                              window_faces))  # fmt: skip
+            in_core = np.all((xy[window] >= lo) & (xy[window] < hi), axis=1)  # = `core`
+            tiles.append(Tile(lo, hi, window, in_core, window_faces))
             continue
         cut = _sparsest_cut(points[:, axis], low[axis], high[axis])
         left_hi, right_lo = hi.copy(), lo.copy()

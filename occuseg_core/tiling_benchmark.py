@@ -33,6 +33,7 @@ class StagedSegmenter:
         self.segmenter = segmenter
         self.seconds = dict.fromkeys(STAGES, 0.0)
         self.peak_mb = dict.fromkeys(STAGES, 0.0)
+        self.calls = 0  # scans segmented: the tiles of a tiled run
 
     def _lap(self, stage: str, tick: float) -> float:
         now = time.perf_counter()
@@ -43,6 +44,7 @@ class StagedSegmenter:
     def __call__(self, scene):
         from occuseg_core.data.voxelize import voxelize
 
+        self.calls += 1
         s, tick = self.segmenter, time.perf_counter()
         grid = voxelize(scene, s.voxel_size_m)
         tick = self._lap("voxelize", tick)
@@ -62,7 +64,7 @@ def run_once(floor_path: Path, mode: str, tile_m: float, overlap_m: float) -> di
     from occuseg_core.eval import ScenePredictions, encode_ground_truth, evaluate_scannet
     from occuseg_core.inference import Segmenter
     from occuseg_core.io import read_scene
-    from occuseg_core.tiling import TilingOptions, plan_tiles, segment_tiled
+    from occuseg_core.tiling import TilingOptions, segment_tiled
     from occuseg_core.warmup import warm_up
 
     segmenter = Segmenter.from_checkpoint(device="cpu")
@@ -71,10 +73,8 @@ def run_once(floor_path: Path, mode: str, tile_m: float, overlap_m: float) -> di
     loaded_mb = _peak_mb()
     staged = StagedSegmenter(segmenter)
     start = time.perf_counter()
-    tiles = 1
     if mode == "tiled":
         options = TilingOptions(mode="always", tile_m=tile_m, overlap_m=overlap_m)
-        tiles = len(plan_tiles(floor.xyz, tile_m, overlap_m))
         result = segment_tiled(floor, staged, options)
     else:
         result = staged(floor)
@@ -86,7 +86,7 @@ def run_once(floor_path: Path, mode: str, tile_m: float, overlap_m: float) -> di
     truth = encode_ground_truth(floor.semantic, floor.instance)
     scores = evaluate_scannet({floor.name: prediction}, {floor.name: truth})
     return {
-        "floor": floor.name, "mode": mode, "points": floor.num_points, "tiles": tiles,
+        "floor": floor.name, "mode": mode, "points": floor.num_points, "tiles": staged.calls,
         "instances": len(result.instances), "total_s": total_s,
         "stitching_s": result.timings_s.get("stitching", 0.0),
         **{f"{stage}_s": staged.seconds[stage] for stage in STAGES},

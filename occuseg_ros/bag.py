@@ -86,7 +86,7 @@ def _dependencies(text: str, package: str) -> list[str]:
 
 def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline,
                 *, progress: Callable[[str], None] = print, salvage: bool = False,
-                opened: tuple[BagContents, str] | None = None) -> dict[str, int]:  # fmt: skip
+                contents: BagContents | None = None) -> dict[str, int]:  # fmt: skip
     """Segments every PointCloud2 on `topic` of an MCAP bag into a new MCAP bag.
 
     The input is checked before anything is written (see `open_topic`), and the output is
@@ -101,8 +101,9 @@ def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline
         pipeline: what segments each cloud.
         progress: called with one line per cloud.
         salvage: segment the readable part of a truncated or damaged bag instead of refusing.
-        opened: what `open_topic(in_path, topic, salvage=salvage)` returned, when the caller
-            has already checked the bag (a bag without an index is read whole by that check).
+        contents: the bag as `open_topic(in_path, topic, salvage=salvage)` read it, when the
+            caller has already checked it (then `topic` is the topic it resolved); a bag
+            without an index is read whole by that check, so it is not read again.
 
     Returns:
         Counts: clouds read, segmented, skipped (malformed).
@@ -111,7 +112,8 @@ def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline
         OccusegError: see `open_topic`; no message of the topic could be read; the bag is
             damaged where the check found it sound.
     """
-    contents, topic = opened or open_topic(in_path, topic, salvage=salvage)
+    if contents is None:
+        contents, topic = open_topic(in_path, topic, salvage=salvage)
     out = Path(out_path)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:

@@ -17,6 +17,7 @@ import numpy as np
 from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from occuseg_core.data.voxelize import MAX_VOXEL_COORDINATE
 from occuseg_core.types import Scene, SegmentationResult
 from occuseg_ros.conversions import (
     LabelledCloud,
@@ -67,11 +68,6 @@ def filter_result(result: SegmentationResult, *, min_points: int, min_score: flo
 def is_cuda_oom(error: BaseException) -> bool:
     """True for torch's CUDA out-of-memory error (without importing torch here)."""
     return type(error).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(error)
-
-
-MAX_VOXEL_COORDINATE = (1 << 19) - 2
-"""occuseg_core.nn.density.MAX_COORDINATE, the largest voxel coordinate the model accepts
-(importing it would load torch; a test keeps the two equal)."""
 
 
 class CloudPipeline:

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if contents.damage:
         print(f"{args.input}: damaged, {contents.damage}: segmenting the readable part")
     counts = segment_bag(str(args.input), str(args.out), topic, CloudPipeline(segmenter, params),
-                         salvage=args.salvage, opened=(contents, topic))  # fmt: skip
+                         salvage=args.salvage, contents=contents)  # fmt: skip
     print(f"{counts['segmented']} of {counts['read']} clouds segmented"
           f" ({counts['skipped']} skipped) -> {args.out}")  # fmt: skip
     return 0

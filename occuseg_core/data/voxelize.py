@@ -14,6 +14,8 @@ import numpy as np
 from occuseg_core.types import Scene
 
 DEFAULT_VOXEL_SIZE_M = 0.02
+MAX_VOXEL_COORDINATE = (1 << 19) - 2
+"""Largest voxel coordinate the network accepts (10 km at 2 cm; `occuseg_core.nn.density`)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -117,11 +117,7 @@ def wrap_model(model: torch.nn.Module, context: DistributedContext, device: torc
 
 def any_rank(flag: bool, context: DistributedContext) -> bool:
     """True when `flag` is true on any rank (one small all-reduce); `flag` for one process."""
-    if not context.active:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=_collective_device())
-    _collective(lambda: dist.all_reduce(value, op=dist.ReduceOp.MAX), context)
-    return bool(value.item() > 0)
+    return max_over_ranks(1.0 if flag else 0.0, context) > 0
 
 
 def max_over_ranks(value: float, context: DistributedContext) -> float:

@@ -22,10 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from occuseg_core.data.voxelize import MAX_VOXEL_COORDINATE as MAX_COORDINATE
 from occuseg_core.supervoxel.neighbors import voxel_neighbor_edges
 
-MAX_COORDINATE = (1 << 19) - 2
-"""Largest voxel coordinate accepted (10 km at 2 cm)."""
 MAX_SCENES = 64
 """Most scenes in one batch; with MAX_COORDINATE, keeps the scenes' side-by-side grid within
 the int64 keys of the neighbour search."""
