@@ -20,6 +20,7 @@ from mcap.writer import Writer
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import PointCloud2
 
+from occuseg_core.atomic import atomic_destination
 from occuseg_core.errors import OccusegError
 from occuseg_ros.bag_input import BagContents, iter_topic, open_topic
 from occuseg_ros.cdr import serialize_zeroed
@@ -115,15 +116,11 @@ def segment_bag(in_path: str, out_path: str, topic: str, pipeline: CloudPipeline
     if contents is None:
         contents, topic = open_topic(in_path, topic, salvage=salvage)
     out = Path(out_path)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_destination(out) as tmp:
         with open(tmp, "wb") as sink:
             counts = _write_segmented(contents, topic, pipeline, sink, progress)
         if not counts["read"]:
             raise OccusegError(f"{in_path}: no message on {topic} could be read; nothing written")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return counts
 
 

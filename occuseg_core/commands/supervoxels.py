@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from occuseg_core.atomic import atomic_destination
 from occuseg_core.errors import OccusegError
 
 HELP = "supervoxels of a mesh or point cloud, written as ScanNet segs.json (segIndices)"
@@ -150,10 +150,8 @@ def write_segs_json(path: Path, scene_id: str, params: dict, seg_indices: np.nda
         OccusegError: the file cannot be written.
     """
     document = {"params": params, "sceneId": scene_id, "segIndices": seg_indices.tolist()}
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w") as f:
+        with atomic_destination(path) as tmp, open(tmp, "w") as f:
             json.dump(document, f, separators=(",", ":"))
-        os.replace(tmp, path)
     except OSError as error:
         raise OccusegError(f"{path}: cannot write ({error.strerror or error})") from None

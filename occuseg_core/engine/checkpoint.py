@@ -7,7 +7,6 @@ state, epoch, step and elapsed training time.
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import Any
 
 import torch
 
+from occuseg_core.atomic import atomic_destination
 from occuseg_core.config import OccuSegConfig, config_from_dict
 from occuseg_core.errors import OccusegError
 
@@ -27,17 +27,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Writes `payload` (plus format tags) to `path`; a crash never leaves a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     data = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **payload}
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_destination(path, fsync=True) as tmp, open(tmp, "wb") as f:
+        torch.save(data, f)
 
 
 def load_checkpoint(

@@ -10,6 +10,8 @@ import csv
 import math
 from pathlib import Path
 
+from occuseg_core.atomic import atomic_destination
+
 
 class MetricsLog:
     """Writes `metrics.csv` and `tensorboard/` in a run directory.
@@ -59,12 +61,10 @@ class MetricsLog:
         if self.csv_path.is_file():
             with open(self.csv_path, newline="") as f:
                 rows = list(csv.DictReader(f))
-        tmp = self.csv_path.with_name(self.csv_path.name + ".tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_destination(self.csv_path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(rows)
-        tmp.replace(self.csv_path)
         self._columns = columns
 
     def close(self) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from occuseg_core.atomic import atomic_destination
 
 SHORT_CLASS_NAMES: dict[str, str] = {
     "bathtub": "bath",
@@ -85,14 +86,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
         The destination path.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_destination(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

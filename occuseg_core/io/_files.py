@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from occuseg_core.atomic import atomic_destination
 from occuseg_core.errors import OccusegError
 
 
@@ -67,17 +67,12 @@ def write_file_atomically(path: str | Path, chunks: Iterable[bytes]) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise OccusegError(f"{path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with atomic_destination(path) as tmp, open(tmp, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
-        tmp.replace(path)
     except OSError as error:
         raise OccusegError(f"{path}: cannot write ({error.strerror or error})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def format_ascii_table(table: np.ndarray, formats: list[str] | str) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from occuseg_core.atomic import atomic_destination
 from occuseg_core.errors import OccusegError
 from occuseg_core.types import Scene
 
@@ -37,10 +38,8 @@ def write_npz(scene: Scene, path: str | Path, *, compressed: bool = True) -> Non
         arrays["instance"] = scene.instance.astype(np.int32)
     if scene.faces is not None:
         arrays["faces"] = scene.faces.astype(np.int32)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_destination(path) as tmp, open(tmp, "wb") as f:
         (np.savez_compressed if compressed else np.savez)(f, **arrays)
-    tmp.replace(path)
 
 
 def read_npz(path: str | Path) -> Scene:

@@ -9,14 +9,13 @@ by matplotlib on transparent axes over them. Never touches pyplot's global state
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from occuseg_core.atomic import atomic_destination
 from occuseg_core.errors import OccusegError
 from occuseg_core.render.annotate import draw_boxes, draw_instance_table, panel_axes
 from occuseg_core.render.layout import COLUMNS, VIEWS, Layout, figure_layout
@@ -223,12 +222,9 @@ def render_segmentation(
 
 
 def _save_atomically(figure: Figure, path: Path, dpi: float) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
-        figure.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
+        with atomic_destination(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=dpi)
     except OSError as error:
         raise OccusegError(f"{path}: cannot write ({error.strerror or error})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
