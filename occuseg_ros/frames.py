@@ -71,21 +71,26 @@ class TfFrames:
                 f"no transform from '{frame}' to '{self.map_frame}' at {stamp.sec}."
                 f"{stamp.nanosec:09d} within {timeout_s:g} s: {error}",
             ) from None
-        return transform_matrix(stamped.transform)
+        try:
+            return transform_matrix(stamped.transform)
+        except ValueError as error:
+            raise CloudError(
+                "no_transform", f"the transform from '{frame}' to '{self.map_frame}' at"
+                f" {stamp.sec}.{stamp.nanosec:09d} is not a rotation: {error}",
+            ) from None  # fmt: skip
 
 
 def transform_matrix(transform) -> np.ndarray:
-    """4x4 matrix of a geometry_msgs/Transform (unit quaternion x, y, z, w; translation)."""
+    """4x4 matrix of a geometry_msgs/Transform (quaternion x, y, z, w, normalised; translation).
+
+    Raises:
+        ValueError: a zero quaternion (no rotation at all).
+    """
+    from scipy.spatial.transform import Rotation
+
     q, t = transform.rotation, transform.translation
-    x, y, z, w = q.x, q.y, q.z, q.w
-    norm = np.sqrt(x * x + y * y + z * z + w * w)
-    x, y, z, w = x / norm, y / norm, z / norm, w / norm
     matrix = np.eye(4)
-    matrix[:3, :3] = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ]
+    matrix[:3, :3] = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
     matrix[:3, 3] = [t.x, t.y, t.z]
     return matrix
 

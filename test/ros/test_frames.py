@@ -52,6 +52,14 @@ def test_rotation_and_translation_match_hand_computed_points():
     expected = [[1, 3, 3], [0, 2, 3], [1, 2, 4], [2, 4, 3.5]]
     np.testing.assert_allclose(moved, expected, atol=1e-6)
     assert moved.dtype == np.float32
+    # an unnormalised quaternion (2x the same rotation) is normalised, a zero one refused
+    doubled = stamped(
+        (1.0, 2.0, 3.0), (0.0, 0.0, 2 * math.sin(math.pi / 4), 2 * math.cos(math.pi / 4))
+    )
+    moved_again = transform_points(xyz, transform_matrix(doubled.transform))
+    np.testing.assert_allclose(moved_again, expected, atol=1e-6)
+    with pytest.raises(ValueError):
+        transform_matrix(stamped((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)).transform)
 
 
 def test_a_cloud_in_the_camera_frame_lands_in_the_map_at_its_stamp(session):
@@ -86,6 +94,14 @@ def test_a_missing_transform_drops_the_cloud_and_counts_it(session, rng):
     )
     values = {kv.key: kv.value for kv in to_diagnostic_status("n", node.stats).values}
     assert values["rejected: no_transform"] == "1" and values["clouds rejected"] == "1"
+
+
+def test_a_transform_with_a_zero_quaternion_drops_the_cloud_and_says_why(session, rng):
+    broken = stamped((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0))
+    node = map_node(session, StandInBuffer({("map", "camera"): broken}))
+    node._on_cloud(xyzrgb_cloud(three_box_points(rng), frame="camera", sec=7))
+    assert node.map.num_voxels == 0 and node.stats.rejected["no_transform"] == 1
+    assert "from 'camera' to 'map' at 7.000000000 is not a rotation" in node.stats.last_error
 
 
 def test_without_tf2_another_frame_is_refused_with_the_reason(session, rng, monkeypatch):
