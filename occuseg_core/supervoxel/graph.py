@@ -16,6 +16,7 @@ the numba kernels below, used where the extension was not built and as its refer
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 
 import numpy as np
@@ -72,19 +73,12 @@ def felzenszwalb_segment(
     )
 
 
-_COMPILED: list = []
-
-
+@functools.cache
 def compiled_kernels() -> ctypes.CDLL | None:
-    """The ctypes handle of the compiled `_felzenszwalb` extension, or None where setup.py could
-    not build it (no C compiler or Python headers; colcon's ament_python install does not build
-    extensions), it does not load, or OCCUSEG_NO_C_KERNELS=1 asks for the numba kernels."""
-    if not _COMPILED:
-        _COMPILED.append(_load_compiled())
-    return _COMPILED[0]
-
-
-def _load_compiled() -> ctypes.CDLL | None:
+    """The ctypes handle of the compiled `_felzenszwalb` extension (loaded once), or None where
+    setup.py could not build it (no C compiler or Python headers; colcon's ament_python install
+    does not build extensions), it does not load, or OCCUSEG_NO_C_KERNELS=1 asks for the numba
+    kernels."""
     import os
 
     if os.environ.get("OCCUSEG_NO_C_KERNELS", "") not in ("", "0"):

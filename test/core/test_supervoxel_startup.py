@@ -117,6 +117,10 @@ def test_a_library_that_does_not_load_falls_back_to_numba(tmp_path, monkeypatch)
     n, edges, weights = _tied_graph(1)
     expected = felzenszwalb_segment(n, edges, weights, 0.1, 3)  # as set up (C or numba)
     monkeypatch.setattr(graph.importlib.util, "find_spec", lambda name: spec)
-    monkeypatch.setattr(graph, "_COMPILED", [])
-    assert graph.compiled_kernels() is None  # the bad library is refused, not fatal
-    np.testing.assert_array_equal(felzenszwalb_segment(n, edges, weights, 0.1, 3), expected)
+    graph.compiled_kernels.cache_clear()
+    try:
+        assert graph.compiled_kernels() is None  # the bad library is refused, not fatal
+        np.testing.assert_array_equal(felzenszwalb_segment(n, edges, weights, 0.1, 3), expected)
+    finally:
+        monkeypatch.undo()
+        graph.compiled_kernels.cache_clear()  # the real library again for the other tests
