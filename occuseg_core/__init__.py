@@ -4,11 +4,7 @@ Data flows one way: Scene -> voxels -> network -> supervoxels -> instances. This
 imports rclpy; the ROS 2 nodes in `occuseg_ros` only convert messages and call it.
 """
 
-from occuseg_core.threads import prefer_passive_waiting
-
-prefer_passive_waiting()  # before anything loads torch: see occuseg_core/threads.py
-
-from occuseg_core.types import Scene  # noqa: E402
+from occuseg_core.types import Scene
 
 __all__ = ["Scene"]
 __version__ = "0.1.0"

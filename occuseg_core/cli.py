@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     args._argv = list(argv)  # (`train --nproc` starts copies of this command)
     try:
-        if getattr(args, "threads", None) is not None:
+        if hasattr(args, "threads"):  # a command that runs the network: fixed N or auto
             from occuseg_core.threads import set_threads
 
             set_threads(args.threads)

@@ -33,6 +33,7 @@ from occuseg_core.errors import OccusegError
 from occuseg_core.model import OccuSegNet
 from occuseg_core.supervoxel import MeshSupervoxelConfig, PointCloudSupervoxelConfig
 from occuseg_core.supervoxel.scene import scene_supervoxels  # noqa: F401  (part of the API)
+from occuseg_core.threads import network_threads
 from occuseg_core.tiling import TilingOptions, segment_tiled, should_tile
 from occuseg_core.types import InstanceRecord, Scene, SegmentationResult, instance_extents
 from occuseg_core.views import unview_vectors, view_coords, views_in_order
@@ -200,7 +201,14 @@ class Segmenter:
         )
 
     def predict_voxels(self, grid: VoxelGrid) -> VoxelPredictions:
-        """Runs the network on one voxel grid, averaged over `options.views` test-time views."""
+        """Runs the network on one voxel grid, averaged over `options.views` test-time views;
+        on the CPU, on the threads `network_threads` chooses (the cores other work left free)."""
+        if self.device.type != "cpu":
+            return self._predict_views(grid)
+        with network_threads():
+            return self._predict_views(grid)
+
+    def _predict_views(self, grid: VoxelGrid) -> VoxelPredictions:
         views = views_in_order(self.options.views)
         if len(views) == 1:
             return self._predict_view(grid)

@@ -3,70 +3,200 @@
 A robot's CPU is shared with SLAM, planners and drivers. torch's CPU kernels (and spconv's,
 which run inside torch's OpenMP thread pool) hand work to OpenMP threads that, by GNU OpenMP's
 default, spin for a while after each parallel region waiting for the next. The U-Net runs
-hundreds of short regions per scan (a gather, a matrix product and a scatter per kernel offset
-of every sparse convolution), so the threads spin between nearly all of them. On an idle
-machine spinning is fastest; beside other busy processes the spinning threads take the cores
-the working thread needs. Measured on the real scan (2 cores, `occuseg bench --busy-cores`,
-2026-12-06), network stage idle / beside 1 / beside 2 busy cores: GNU's default 399 / 1,439 /
-5,083 ms (3.6x and 14x), passive waiting (`OMP_WAIT_POLICY=PASSIVE`: idle threads sleep at once)
-527 / 579 / 1,065 ms (1.1x and 1.9x), one thread 585 / 848 / 1,792 ms. Passive waiting costs
-about a third more on an idle machine and saves 2.5-5x on a busy one, so it is the default. The
-policy is read once, when the OpenMP runtime loads with torch, so it must be in the environment
-before `import torch`: importing `occuseg_core` sets it unless the user already chose a policy
-(set `OMP_WAIT_POLICY=ACTIVE` or `GOMP_SPINCOUNT=1000` for cores of your own; docs/RESULTS.md,
-"A busy robot CPU").
+about 1,400 short regions per scan (a gather and a matrix product per kernel offset of every
+sparse convolution), so spinning between them is what makes two threads fast on an idle
+machine; beside other busy processes the spinning (and the thread that waits at the end of
+every region for a partner the scheduler preempted) takes the cores the working thread needs.
+
+So the thread count follows the machine (`threads=None`, "auto", the default): before each
+network run `network_threads` reads how much of this process's CPUs other processes used since
+the previous run (Linux /proc/stat, less this process's own CPU time) and runs the network on
+the cores they left free, at least one. Idle, that is every core with GNU's spinning, as fast as
+ever; beside busy processes, fewer threads, which neither spin against them nor wait for a
+preempted partner. Load that starts during a run is seen at the next one. A fixed count
+(`--threads N`, the nodes' `threads`) turns this off; OpenMP's wait policy is left as the user
+set it (`OMP_WAIT_POLICY=PASSIVE` before `import torch` suits a fixed count on a busy machine).
+
+Measured on the real scan (2 cores, network stage, mean of 5 rounds side by side,
+`tools/bench_threads.sh`; docs/RESULTS.md "A busy robot CPU"), idle / beside 1 / 2 busy cores:
+auto 375 ms / 1.43x / 2.24x; two spinning threads (the default before) 376 ms / 3.0x / 5.6x;
+two passive threads 537 ms / 1.12x / 2.10x (each wake-up costs ~0.1 ms here); one thread
+594 ms / 1.0x / 1.5x.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
-import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
 SPIN_COUNT_VARIABLE = "GOMP_SPINCOUNT"  # GNU's spins before an idle thread sleeps
-DEFAULT_WAIT_POLICY = "PASSIVE"
+PROC_STAT = "/proc/stat"
+MIN_INTERVAL_S = 0.05
+"""A shorter interval since the previous reading says too little (/proc/stat counts in ticks of
+10 ms): the previous choice stands and the interval keeps growing."""
 
 
-def prefer_passive_waiting() -> bool:
-    """Sets OMP_WAIT_POLICY=PASSIVE for the OpenMP runtime torch will load.
+@dataclass(frozen=True)
+class CpuReading:
+    """One look at the CPUs: when (s), their busy seconds so far, this process's CPU seconds."""
 
-    Returns:
-        True when the policy in force will be PASSIVE because of this call; False when the user
-        set a policy or a spin count (GOMP_SPINCOUNT=1000 keeps an idle machine's speed and
-        costs 1.7x beside one busy core: docs/RESULTS.md), or torch (and its OpenMP runtime)
-        was imported before occuseg_core.
+    wall_s: float
+    busy_s: float
+    own_s: float
+
+
+def read_cpu_busy_s(cpus: frozenset[int], path: str = PROC_STAT) -> float | None:
+    """Seconds the given CPUs have spent busy (not idle or waiting for I/O) since boot, from the
+    per-CPU lines of /proc/stat; None where it cannot be read (not Linux) or names none of them.
     """
-    chosen = WAIT_POLICY_VARIABLE in os.environ or SPIN_COUNT_VARIABLE in os.environ
-    if chosen or "torch" in sys.modules:
-        return False
-    os.environ[WAIT_POLICY_VARIABLE] = DEFAULT_WAIT_POLICY
-    return True
+    try:
+        with open(path, encoding="ascii") as stat:
+            lines = stat.read().splitlines()
+    except OSError:
+        return None
+    ticks, found = 0, False
+    for line in lines:
+        name, _, values = line.partition(" ")
+        if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
+            continue
+        # user nice system idle iowait irq softirq steal [guest guest_nice: inside user, nice]
+        fields = [int(v) for v in values.split()[:8]]
+        ticks += sum(fields) - fields[3] - fields[4]  # steal counts: the hypervisor took it
+        found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+
+class CpuShare:
+    """How many of this process's CPUs other processes kept busy between two readings.
+
+    Args:
+        cpus: the CPUs to watch (default: this process's affinity).
+        read_busy_s: busy seconds of those CPUs (default: `read_cpu_busy_s`).
+        clock: wall clock, seconds. own_cpu_s: this process's CPU seconds, all its threads.
+    """
+
+    def __init__(
+        self,
+        cpus: frozenset[int] | None = None,
+        read_busy_s: Callable[[frozenset[int]], float | None] = read_cpu_busy_s,
+        clock: Callable[[], float] = time.monotonic,
+        own_cpu_s: Callable[[], float] = time.process_time,
+    ) -> None:
+        self.cpus = frozenset(os.sched_getaffinity(0) if cpus is None else cpus)
+        self._read_busy_s, self._clock, self._own_cpu_s = read_busy_s, clock, own_cpu_s
+        self._last = self._read()
+
+    def _read(self) -> CpuReading | None:
+        busy = self._read_busy_s(self.cpus)
+        return None if busy is None else CpuReading(self._clock(), busy, self._own_cpu_s())
+
+    def others_cores(self) -> float | None:
+        """Cores' worth of these CPUs that other processes used since the previous reading
+        (>= 0); None when /proc/stat cannot be read or less than MIN_INTERVAL_S has passed."""
+        last = self._last
+        now = self._read()
+        if now is None or last is None:
+            self._last = now
+            return None
+        elapsed = now.wall_s - last.wall_s
+        if elapsed < MIN_INTERVAL_S:
+            return None
+        self._last = now
+        others = (now.busy_s - last.busy_s) - (now.own_s - last.own_s)
+        return max(0.0, others / elapsed)
+
+
+class AdaptiveThreads:
+    """The thread count of the next network run: the cores other processes left free.
+
+    Args:
+        most: the count on an idle machine (default: torch's, one per core).
+        share: what measures the others' use (default: a `CpuShare` of this process's CPUs).
+    """
+
+    def __init__(self, most: int | None = None, share: CpuShare | None = None) -> None:
+        import torch
+
+        self.share = share or CpuShare()
+        self.most = max(1, most or torch.get_num_threads())
+        self.current = self.most
+
+    def choose(self) -> int:
+        """Reads the CPUs and returns the count for the next run (the last one if unread)."""
+        others = self.share.others_cores()
+        if others is not None:
+            free = len(self.share.cpus) - others
+            self.current = max(1, min(self.most, math.floor(free + 0.5)))
+        return self.current
+
+
+_fixed: int | None = None
+_adaptive: AdaptiveThreads | None = None
+_last_run: int | None = None
 
 
 def set_threads(threads: int | None) -> int:
-    """Sets how many threads torch's CPU kernels use (None: leave torch's choice, one per core).
+    """Sets how many threads torch's CPU kernels use; None: follow the machine (`network_threads`
+    chooses before every network run, at most one per core).
 
     Returns:
-        The number of threads in force.
+        The number of threads in force now.
 
     Raises:
         ValueError: threads < 1.
     """
     import torch
 
+    global _fixed, _adaptive
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    _fixed, _adaptive = threads, None
     if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1; got {threads}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
 
 
+@contextlib.contextmanager
+def network_threads() -> Iterator[int]:
+    """Runs the block (a network run on the CPU) on the chosen number of threads and restores
+    the count in force before. Yields that number."""
+    import torch
+
+    global _adaptive, _last_run
+    if _fixed is not None:
+        _last_run = torch.get_num_threads()
+        yield _last_run
+        return
+    if _adaptive is None:
+        _adaptive = AdaptiveThreads()
+    before = torch.get_num_threads()
+    threads = _last_run = _adaptive.choose()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def last_network_threads() -> int | None:
+    """The thread count of the last `network_threads` block (None before the first)."""
+    return _last_run
+
+
 def thread_settings() -> dict[str, object]:
-    """What is in force, for benchmark reports: threads and the OpenMP wait policy."""
+    """What is in force, for benchmark reports: threads ("auto" or a fixed count) and the
+    OpenMP wait policy."""
     import torch
 
     return {
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads() if _fixed is not None else "auto",
         "omp_wait_policy": os.environ.get(WAIT_POLICY_VARIABLE, "unset (GNU OpenMP: spin)"),
         "gomp_spincount": os.environ.get(SPIN_COUNT_VARIABLE, "unset"),
     }

@@ -75,8 +75,9 @@ SPECS: dict[str, Spec] = {
     "publish_points": Spec(True, "publish instances/points (the labelled cloud)"),
     "publish_markers": Spec(True, "publish instances/markers (boxes and labels for RViz)"),
     "warmup": Spec(True, "run the model once on a small scene at start-up", read_only=True),
-    "threads": Spec(0, "CPU threads of the network; 0 = one per core (idle ones wait "
-                    "passively: occuseg_core/threads.py)", 0, 256, read_only=True),
+    "threads": Spec(0, "CPU threads of the network; 0 = auto: before every scan, the cores "
+                    "other processes left free (occuseg_core/threads.py)", 0, 256,
+                    read_only=True),
     "views": Spec(1, "test-time views averaged by the network: 1, 2, 4 or 8 (turned about z;"
                   " N times the network time; occuseg_core/views.py)", 1, 8, read_only=True),
     "diagnostics_period_s": Spec(1.0, "[s] period of /diagnostics", 0.1, 60.0, read_only=True),

@@ -36,6 +36,6 @@ def add_threads_argument(parser) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="CPU threads of the network (default: one per core; idle threads wait passively,"
-        " see occuseg_core/threads.py)",
+        help="CPU threads of the network (default: auto, the cores other processes left free"
+        " since the previous scan; see occuseg_core/threads.py)",
     )

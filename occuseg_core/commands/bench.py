@@ -100,10 +100,15 @@ def _scenes(args: argparse.Namespace):
 def bench_scene(segmenter, scene, repeat: int) -> dict:
     """Median stage times (s) of `repeat` runs after a warm-up, and what was found."""
     from occuseg_core.supervoxel import segment_mesh
+    from occuseg_core.threads import last_network_threads
 
     result = segmenter.segment(scene)  # warm-up
-    runs = [segmenter.segment(scene).timings_s for _ in range(repeat)]
-    row = {"scene": scene.name, "points": scene.num_points, "instances": len(result.instances)}
+    runs, threads = [], []
+    for _ in range(repeat):
+        runs.append(segmenter.segment(scene).timings_s)
+        threads.append(last_network_threads())
+    row = {"scene": scene.name, "points": scene.num_points, "instances": len(result.instances),
+           "network_threads": threads}  # fmt: skip
     row.update({f"{stage}_s": statistics.median(r[stage] for r in runs) for stage in STAGES})
     if scene.faces is not None and len(scene.faces):
         times = []
@@ -120,18 +125,25 @@ def bench_scene(segmenter, scene, repeat: int) -> dict:
 
 def format_table(rows: list[dict]) -> str:
     """The rows as a markdown table; stage times in milliseconds (the JSON keeps seconds)."""
-    columns = ["scene", "points", "instances", *(f"{s}_s" for s in STAGES), "peak_rss_mb"]
+    columns = ["scene", "points", "instances", *(f"{s}_s" for s in STAGES), "peak_rss_mb",
+               "network_threads"]  # fmt: skip
     header = [f"{c[:-2]} ms" if c.endswith("_s") else c for c in columns]
     lines = [" | ".join(header), " | ".join("---" for _ in columns)]
     for row in rows:
         cells = [
             f"{row[c] * 1e3:.0f}"
             if c.endswith("_s")
-            else (f"{row[c]:.0f}" if isinstance(row[c], float) else str(row[c]))
+            else (f"{row[c]:.0f}" if isinstance(row[c], float) else _cell(row.get(c)))
             for c in columns
         ]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, list):  # the thread count of each timed run
+        return ",".join("-" if v is None else str(v) for v in value)
+    return str(value)
 
 
 def _means(rows: list[dict]) -> dict[str, float]:

@@ -75,10 +75,14 @@ def test_bench_table_says_ms_for_cells_in_ms():
     """Issue 17: the columns said `_s` while the cells were milliseconds."""
     from occuseg_core.commands.bench import STAGES, format_table
 
-    row = {"scene": "room", "points": 1000, "instances": 3, "peak_rss_mb": 512.4}
+    row = {"scene": "room", "points": 1000, "instances": 3, "peak_rss_mb": 512.4,
+           "network_threads": [2, 1, None]}  # fmt: skip
     row.update({f"{stage}_s": 0.25 for stage in STAGES})
     header, _, cells = format_table([row]).splitlines()
     assert header.split(" | ") == [
-        "scene", "points", "instances", *(f"{s} ms" for s in STAGES), "peak_rss_mb"
+        "scene", "points", "instances", *(f"{s} ms" for s in STAGES), "peak_rss_mb",
+        "network_threads",
     ]  # fmt: skip
-    assert cells.split(" | ") == ["room", "1000", "3", *(["250"] * len(STAGES)), "512"]
+    assert cells.split(" | ") == [
+        "room", "1000", "3", *(["250"] * len(STAGES)), "512", "2,1,-"
+    ]  # fmt: skip

@@ -1,5 +1,5 @@
-"""Threads on a shared CPU (issue 18): the passive OpenMP wait policy set before torch loads,
-`--threads`, and the CPU burners of `occuseg bench --busy-cores`."""
+"""Threads on a shared CPU (issue 18): the network's thread count following the cores other
+processes leave free, `--threads`, and the CPU burners of `occuseg bench --busy-cores`."""
 
 from __future__ import annotations
 
@@ -16,45 +16,160 @@ import torch
 
 from occuseg_core.busy_cores import BusyCores
 from occuseg_core.cli import main
-from occuseg_core.threads import set_threads
+from occuseg_core.threads import (
+    AdaptiveThreads,
+    CpuShare,
+    last_network_threads,
+    network_threads,
+    read_cpu_busy_s,
+    set_threads,
+    thread_settings,
+)
 
-_POLICY = "import os, sys; {first}; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
 
-
-def _policy_in_fresh_process(first: str, **env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | env
-    code = _POLICY.format(first=first)
+def _fresh_process_policy() -> str:
+    code = "import os, occuseg_core, torch; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=environment, timeout=120, check=True)  # fmt: skip
     return run.stdout.strip()
 
 
-def test_importing_occuseg_core_makes_idle_openmp_threads_wait_passively():
-    assert _policy_in_fresh_process("import occuseg_core; import torch") == "PASSIVE"
+def test_importing_occuseg_core_leaves_the_openmp_wait_policy_alone():
+    """GNU's spinning keeps an idle machine fast; the thread count, not the policy, adapts."""
+    assert _fresh_process_policy() == "unset"
 
 
-def test_a_policy_the_user_chose_is_kept():
-    first = "import occuseg_core; import torch"
-    assert _policy_in_fresh_process(first, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
-    # A spin count is a choice too: PASSIVE would override it (GNU spins 0 when passive).
-    assert _policy_in_fresh_process(first, GOMP_SPINCOUNT="1000") == "unset"
-
-
-def test_too_late_once_torch_is_loaded_so_nothing_is_claimed():
-    """The OpenMP runtime read the environment when torch loaded: setting it then would lie."""
-    first = "import torch; from occuseg_core.threads import prefer_passive_waiting as p; p()"
-    assert _policy_in_fresh_process(first) == "unset"
-
-
-def test_set_threads():
+@pytest.fixture
+def restore_threads():
     before = torch.get_num_threads()
-    try:
-        assert set_threads(1) == 1 == torch.get_num_threads()
-        assert set_threads(None) == 1
-        with pytest.raises(ValueError, match="threads must be >= 1"):
-            set_threads(0)
-    finally:
-        torch.set_num_threads(before)
+    yield
+    set_threads(None)
+    torch.set_num_threads(before)
+
+
+def test_set_threads_fixed_and_auto(restore_threads):
+    assert set_threads(1) == 1 == torch.get_num_threads()
+    assert thread_settings()["threads"] == 1
+    with network_threads() as inside:  # a fixed count is used as it is
+        assert inside == 1 == torch.get_num_threads() == last_network_threads()
+    set_threads(None)
+    assert thread_settings()["threads"] == "auto"
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        set_threads(0)
+
+
+def test_read_cpu_busy_s_sums_the_busy_ticks_of_the_given_cpus(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  900 0 900 900 0 0 0 0 0 0\n"  # all CPUs together: not read
+        "cpu0 100 10 20 500 40 1 2 3 0 0\n"  # busy: 100+10+20+1+2+3 = 136 ticks
+        "cpu1 200 0 0 100 0 0 0 0 0 0\n"  # busy: 200
+        "cpu2 7 0 0 0 0 0 0 0 0 0\n"
+        "intr 12345\n"
+    )
+    hz = os.sysconf("SC_CLK_TCK")
+    assert read_cpu_busy_s(frozenset({0, 1}), str(stat)) == pytest.approx(336 / hz)
+    assert read_cpu_busy_s(frozenset({2}), str(stat)) == pytest.approx(7 / hz)
+    assert read_cpu_busy_s(frozenset({5}), str(stat)) is None  # names none of them
+    assert read_cpu_busy_s(frozenset({0}), str(tmp_path / "missing")) is None
+
+
+class _FakeCpus:
+    """Scripted readings: busy seconds of the CPUs, the wall clock, this process's CPU time."""
+
+    def __init__(self) -> None:
+        self.busy, self.wall, self.own = 0.0, 0.0, 0.0
+
+    def advance(self, seconds: float, others_cores: float, own_cores: float) -> None:
+        self.wall += seconds
+        self.own += own_cores * seconds
+        self.busy += (others_cores + own_cores) * seconds
+
+    def share(self, cpus=frozenset({0, 1})) -> CpuShare:
+        return CpuShare(cpus, lambda _: self.busy, lambda: self.wall, lambda: self.own)
+
+
+def test_cpu_share_counts_only_other_processes():
+    cpus = _FakeCpus()
+    share = cpus.share()
+    cpus.advance(2.0, others_cores=1.0, own_cores=0.8)
+    assert share.others_cores() == pytest.approx(1.0)
+    cpus.advance(0.5, others_cores=0.0, own_cores=2.0)  # only this process: nobody else
+    assert share.others_cores() == pytest.approx(0.0)
+    cpus.advance(0.01, others_cores=2.0, own_cores=0.0)  # too short to say: no answer ...
+    assert share.others_cores() is None
+    cpus.advance(0.99, others_cores=2.0, own_cores=0.0)  # ... and the interval keeps growing
+    assert share.others_cores() == pytest.approx(2.0)
+
+
+def test_adaptive_threads_take_the_cores_others_left_free():
+    cpus = _FakeCpus()
+    adaptive = AdaptiveThreads(most=2, share=cpus.share())
+    assert adaptive.choose() == 2  # nothing measured yet: every core
+    expected = {0.0: 2, 0.3: 2, 0.6: 1, 1.0: 1, 2.0: 1}  # free cores 2, 1.7, 1.4, 1, 0
+    for others, threads in expected.items():
+        cpus.advance(1.0, others_cores=others, own_cores=1.0)
+        assert adaptive.choose() == threads, others
+    wide = _FakeCpus()
+    adaptive = AdaptiveThreads(most=6, share=wide.share(frozenset(range(8))))
+    wide.advance(1.0, others_cores=3.2, own_cores=1.0)
+    assert adaptive.choose() == 5  # 4.8 cores free
+    wide.advance(1.0, others_cores=0.0, own_cores=1.0)
+    assert adaptive.choose() == 6  # never more than `most`
+    unreadable = AdaptiveThreads(most=2, share=CpuShare(frozenset({0}), lambda _: None))
+    assert unreadable.choose() == 2
+
+
+def test_network_threads_runs_the_block_on_the_free_cores_then_restores(restore_threads):
+    import occuseg_core.threads as threads_module
+
+    torch.set_num_threads(2)
+    set_threads(None)
+    cpus = _FakeCpus()
+    threads_module._adaptive = AdaptiveThreads(most=2, share=cpus.share())
+    cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
+    with network_threads() as inside:
+        assert inside == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == 2 and last_network_threads() == 1
+    cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
+    with network_threads() as inside:
+        assert inside == 2 == torch.get_num_threads()
+
+
+def test_the_segmenter_runs_its_network_on_the_chosen_threads(restore_threads):
+    """The library applies it (the CLI and the nodes call the same `predict_voxels`)."""
+    import occuseg_core.threads as threads_module
+    from occuseg_core import Scene
+    from occuseg_core.inference import Segmenter
+    from occuseg_core.testing import random_model
+
+    model, config = random_model()
+    segmenter = Segmenter(model=model, config=config, device=torch.device("cpu"))
+    seen = []
+    segmenter.model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    torch.set_num_threads(2)
+    set_threads(None)
+    cpus = _FakeCpus()
+    threads_module._adaptive = AdaptiveThreads(most=2, share=cpus.share())
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform(0.0, 1.0, (2000, 3)).astype(np.float32)
+    scene = Scene(xyz=xyz, colors=np.full_like(xyz, 0.5), name="box")
+    cpus.advance(1.0, others_cores=1.5, own_cores=0.5)
+    segmenter.segment(scene)
+    cpus.advance(1.0, others_cores=0.1, own_cores=1.0)
+    segmenter.segment(scene)
+    assert seen == [1, 2] and torch.get_num_threads() == 2
+
+
+@pytest.mark.skipif(read_cpu_busy_s(frozenset(os.sched_getaffinity(0))) is None,
+                    reason="needs Linux /proc/stat")  # fmt: skip
+def test_cpu_share_sees_a_real_busy_core():
+    share = CpuShare()
+    with BusyCores(1):
+        time.sleep(1.0)
+        others = share.others_cores()
+    assert others is not None and others > 0.5  # one burner; other load only adds
 
 
 def _children_cpu_s() -> float:
@@ -101,6 +216,7 @@ def test_bench_reports_busy_to_idle_ratios_and_threads(tmp_path, capsys):
     assert code == 0
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["threads"] == 1 and report["omp_wait_policy"]
+    assert report["scenes"][0]["network_threads"] == [1]
     busy = report["busy"]
     assert busy["cores"] == 1 and [r["scene"] for r in busy["scenes"]] == ["box"]
     for stage in STAGES:

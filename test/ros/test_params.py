@@ -210,19 +210,22 @@ def test_max_voxel_coordinate_is_the_models():
 
 
 def test_threads_sets_the_networks_cpu_threads(random_checkpoint):
-    """Issue 18: `threads` (read-only) is applied when the model loads; 0 leaves torch's."""
+    """Issue 18: `threads` (read-only) is applied when the model loads; 0 = auto (the count
+    follows the cores other processes leave free, chosen before every scan)."""
     import torch
 
+    from occuseg_core.threads import set_threads, thread_settings
     from occuseg_ros.node_common import load_segmenter
     from occuseg_ros.params import default_params
 
     before = torch.get_num_threads()
     try:
         load_segmenter(default_params(checkpoint=str(random_checkpoint), threads=1))
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1 and thread_settings()["threads"] == 1
         load_segmenter(default_params(checkpoint=str(random_checkpoint), threads=0))
-        assert torch.get_num_threads() == 1  # 0: unchanged
+        assert thread_settings()["threads"] == "auto"
     finally:
+        set_threads(None)
         torch.set_num_threads(before)
 
 
