@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     args._argv = list(argv)  # (`train --nproc` starts copies of this command)
     try:
-        if hasattr(args, "threads"):  # a command that runs the network: fixed N or auto
+        if getattr(args, "threads", None) is not None:  # else auto (occuseg_core/threads.py)
             from occuseg_core.threads import set_threads
 
             set_threads(args.threads)

@@ -11,11 +11,17 @@ every region for a partner the scheduler preempted) takes the cores the working 
 So the thread count follows the machine (`threads=None`, "auto", the default): before each
 network run `network_threads` reads how much of this process's CPUs other processes used since
 the previous run (Linux /proc/stat, less this process's own CPU time) and runs the network on
-the cores they left free, at least one. Idle, that is every core with GNU's spinning, as fast as
-ever; beside busy processes, fewer threads, which neither spin against them nor wait for a
-preempted partner. Load that starts during a run is seen at the next one. A fixed count
-(`--threads N`, the nodes' `threads`) turns this off; OpenMP's wait policy is left as the user
-set it (`OMP_WAIT_POLICY=PASSIVE` before `import torch` suits a fixed count on a busy machine).
+that share of the threads in force (torch's one per core, or fewer if the caller set fewer), at
+least one. Idle, that is every core with GNU's spinning, as fast as ever; beside busy processes,
+fewer threads, which neither spin against them nor wait for a preempted partner. Load that
+starts during a run is seen at the next one. A fixed count (`--threads N`, the nodes' `threads`)
+turns this off; OpenMP's wait policy is left as the user set it (`OMP_WAIT_POLICY=PASSIVE`
+before `import torch` suits a fixed count on a busy machine). Runs on different counts sum
+floats in different orders, so the same scan can come out with scores that differ in the last
+digits (rarely, a different merge): fix the count where runs must be bit-reproducible (the
+tests do: test/conftest.py). Where /proc/stat cannot be read (not Linux) auto keeps every
+thread. Not seen: a container's CPU quota (`--cpus`), and CPUs that a container's virtual
+/proc/stat (lxcfs) numbers differently from the process's affinity.
 
 Measured on the real scan (2 cores, network stage, mean of 5 rounds side by side,
 `tools/bench_threads.sh`; docs/RESULTS.md "A busy robot CPU"), idle / beside 1 / 2 busy cores:
@@ -29,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,9 +43,10 @@ from dataclasses import dataclass
 WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
 SPIN_COUNT_VARIABLE = "GOMP_SPINCOUNT"  # GNU's spins before an idle thread sleeps
 PROC_STAT = "/proc/stat"
-MIN_INTERVAL_S = 0.05
+MIN_INTERVAL_S = 0.2
 """A shorter interval since the previous reading says too little (/proc/stat counts in ticks of
-10 ms): the previous choice stands and the interval keeps growing."""
+10 ms, so 0.2 s on 2 CPUs is good to about 0.1 core): the previous choice stands and the
+interval keeps growing."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,10 @@ class CpuShare:
         clock: Callable[[], float] = time.monotonic,
         own_cpu_s: Callable[[], float] = time.process_time,
     ) -> None:
-        self.cpus = frozenset(os.sched_getaffinity(0) if cpus is None else cpus)
+        if cpus is None:  # (no affinity outside Linux: then /proc/stat is missing too)
+            affinity = getattr(os, "sched_getaffinity", None)
+            cpus = affinity(0) if affinity else range(os.cpu_count() or 1)
+        self.cpus = frozenset(cpus)
         self._read_busy_s, self._clock, self._own_cpu_s = read_busy_s, clock, own_cpu_s
         self._last = self._read()
 
@@ -112,37 +123,38 @@ class CpuShare:
 
 
 class AdaptiveThreads:
-    """The thread count of the next network run: the cores other processes left free.
+    """The thread count of the next network run: the share of `most` that other processes left
+    free (on 2 CPUs of 2 threads, one busy core leaves 1 thread; with hyperthreads, 8 CPUs of 4
+    threads, 4 busy CPUs leave 2).
 
     Args:
-        most: the count on an idle machine (default: torch's, one per core).
         share: what measures the others' use (default: a `CpuShare` of this process's CPUs).
     """
 
-    def __init__(self, most: int | None = None, share: CpuShare | None = None) -> None:
-        import torch
-
+    def __init__(self, share: CpuShare | None = None) -> None:
         self.share = share or CpuShare()
-        self.most = max(1, most or torch.get_num_threads())
-        self.current = self.most
+        self._free_fraction = 1.0
 
-    def choose(self) -> int:
-        """Reads the CPUs and returns the count for the next run (the last one if unread)."""
+    def choose(self, most: int) -> int:
+        """Reads the CPUs (the last reading stands while there is no new one) and returns the
+        count for the next run out of `most`, the count on an idle machine; at least 1."""
         others = self.share.others_cores()
-        if others is not None:
-            free = len(self.share.cpus) - others
-            self.current = max(1, min(self.most, math.floor(free + 0.5)))
-        return self.current
+        if others is not None and self.share.cpus:
+            cpus = len(self.share.cpus)
+            self._free_fraction = min(1.0, max(0.0, (cpus - others) / cpus))
+        return max(1, min(most, math.floor(most * self._free_fraction + 0.5)))
 
 
+_lock = threading.Lock()
 _fixed: int | None = None
+_initial: int | None = None  # torch's count before the first fixed one, for auto again
 _adaptive: AdaptiveThreads | None = None
 _last_run: int | None = None
 
 
 def set_threads(threads: int | None) -> int:
     """Sets how many threads torch's CPU kernels use; None: follow the machine (`network_threads`
-    chooses before every network run, at most one per core).
+    chooses before every network run, out of the count torch had before any fixed one).
 
     Returns:
         The number of threads in force now.
@@ -152,37 +164,44 @@ def set_threads(threads: int | None) -> int:
     """
     import torch
 
-    global _fixed, _adaptive
+    global _fixed, _initial, _adaptive
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1; got {threads}")
-    _fixed, _adaptive = threads, None
-    if threads is not None:
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
+    with _lock:
+        if threads is not None:
+            _initial = torch.get_num_threads() if _initial is None else _initial
+            torch.set_num_threads(threads)
+        elif _fixed is not None and _initial is not None:
+            torch.set_num_threads(_initial)
+        _fixed, _adaptive = threads, None
+        return torch.get_num_threads()
 
 
 @contextlib.contextmanager
 def network_threads() -> Iterator[int]:
-    """Runs the block (a network run on the CPU) on the chosen number of threads and restores
-    the count in force before. Yields that number."""
+    """Runs the block (a network run on the CPU) on the chosen number of threads, out of the
+    count in force in this thread (OpenMP keeps one per thread, so a caller's
+    `torch.set_num_threads` caps it and runs in other threads keep theirs), and restores that
+    count after. Yields the number."""
     import torch
 
     global _adaptive, _last_run
-    if _fixed is not None:
-        _last_run = torch.get_num_threads()
-        yield _last_run
-        return
-    if _adaptive is None:
-        _adaptive = AdaptiveThreads()
     before = torch.get_num_threads()
-    threads = _last_run = _adaptive.choose()
-    if threads != before:
-        torch.set_num_threads(threads)
+    with _lock:
+        if _fixed is None:
+            adaptive = _adaptive = _adaptive or AdaptiveThreads()
+            threads = adaptive.choose(before)
+        else:
+            threads = before
+        _last_run = threads
+    if threads == before:
+        yield threads
+        return
+    torch.set_num_threads(threads)
     try:
         yield threads
     finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+        torch.set_num_threads(before)
 
 
 def last_network_threads() -> int | None:

@@ -20,6 +20,26 @@ def shared_dir() -> Path:
 SCANNET_SCENE_DIR = shared_dir() / "data" / "scannet_scene0000_00"
 
 
+_SESSION_THREADS: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _network_threads_fixed():
+    """Every test runs the network on one fixed thread count, torch's at the session's start:
+    results compared between two runs must not depend on this machine's load, which auto mode
+    (occuseg_core/threads.py, the default outside tests) follows. Tests of auto mode switch to
+    it themselves; whatever a test sets is undone after it."""
+    import torch
+
+    from occuseg_core.threads import set_threads
+
+    if not _SESSION_THREADS:
+        _SESSION_THREADS.append(torch.get_num_threads())
+    set_threads(_SESSION_THREADS[0])
+    yield
+    set_threads(_SESSION_THREADS[0])
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

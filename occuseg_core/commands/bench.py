@@ -106,7 +106,7 @@ def bench_scene(segmenter, scene, repeat: int) -> dict:
     runs, threads = [], []
     for _ in range(repeat):
         runs.append(segmenter.segment(scene).timings_s)
-        threads.append(last_network_threads())
+        threads.append(last_network_threads() if segmenter.device.type == "cpu" else None)
     row = {"scene": scene.name, "points": scene.num_points, "instances": len(result.instances),
            "network_threads": threads}  # fmt: skip
     row.update({f"{stage}_s": statistics.median(r[stage] for r in runs) for stage in STAGES})

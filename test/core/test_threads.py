@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -40,15 +41,15 @@ def test_importing_occuseg_core_leaves_the_openmp_wait_policy_alone():
     assert _fresh_process_policy() == "unset"
 
 
-@pytest.fixture
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    set_threads(None)
-    torch.set_num_threads(before)
+def test_a_process_starts_in_auto_mode():
+    """(The tests themselves run on a fixed count: test/conftest.py.)"""
+    code = "from occuseg_core.threads import thread_settings as t; print(t()['threads'])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)  # fmt: skip
+    assert run.stdout.strip() == "auto"
 
 
-def test_set_threads_fixed_and_auto(restore_threads):
+def test_set_threads_fixed_and_auto():
     assert set_threads(1) == 1 == torch.get_num_threads()
     assert thread_settings()["threads"] == 1
     with network_threads() as inside:  # a fixed count is used as it is
@@ -97,37 +98,44 @@ def test_cpu_share_counts_only_other_processes():
     assert share.others_cores() == pytest.approx(1.0)
     cpus.advance(0.5, others_cores=0.0, own_cores=2.0)  # only this process: nobody else
     assert share.others_cores() == pytest.approx(0.0)
-    cpus.advance(0.01, others_cores=2.0, own_cores=0.0)  # too short to say: no answer ...
+    cpus.advance(0.1, others_cores=2.0, own_cores=0.0)  # too short to say: no answer ...
     assert share.others_cores() is None
-    cpus.advance(0.99, others_cores=2.0, own_cores=0.0)  # ... and the interval keeps growing
+    cpus.advance(0.9, others_cores=2.0, own_cores=0.0)  # ... and the interval keeps growing
     assert share.others_cores() == pytest.approx(2.0)
 
 
-def test_adaptive_threads_take_the_cores_others_left_free():
+def test_adaptive_threads_take_the_share_others_left_free():
     cpus = _FakeCpus()
-    adaptive = AdaptiveThreads(most=2, share=cpus.share())
-    assert adaptive.choose() == 2  # nothing measured yet: every core
+    adaptive = AdaptiveThreads(share=cpus.share())
+    assert adaptive.choose(2) == 2  # nothing measured yet: every core
     expected = {0.0: 2, 0.3: 2, 0.6: 1, 1.0: 1, 2.0: 1}  # free cores 2, 1.7, 1.4, 1, 0
     for others, threads in expected.items():
         cpus.advance(1.0, others_cores=others, own_cores=1.0)
-        assert adaptive.choose() == threads, others
-    wide = _FakeCpus()
-    adaptive = AdaptiveThreads(most=6, share=wide.share(frozenset(range(8))))
-    wide.advance(1.0, others_cores=3.2, own_cores=1.0)
-    assert adaptive.choose() == 5  # 4.8 cores free
-    wide.advance(1.0, others_cores=0.0, own_cores=1.0)
-    assert adaptive.choose() == 6  # never more than `most`
-    unreadable = AdaptiveThreads(most=2, share=CpuShare(frozenset({0}), lambda _: None))
-    assert unreadable.choose() == 2
+        assert adaptive.choose(2) == threads, others
+    assert adaptive.choose(2) == 1  # no new reading: the last one stands
+    hyperthreads = _FakeCpus()  # 8 logical CPUs, torch's 4 threads (one per physical core)
+    adaptive = AdaptiveThreads(share=hyperthreads.share(frozenset(range(8))))
+    hyperthreads.advance(1.0, others_cores=4.0, own_cores=1.0)
+    assert adaptive.choose(4) == 2  # half the CPUs free: half the threads
+    hyperthreads.advance(1.0, others_cores=3.2, own_cores=1.0)
+    assert adaptive.choose(4) == 2 and adaptive.choose(6) == 4  # 60% of 4 or 6
+    hyperthreads.advance(1.0, others_cores=0.0, own_cores=1.0)
+    assert adaptive.choose(4) == 4  # never more than asked
+    unreadable = AdaptiveThreads(share=CpuShare(frozenset({0}), lambda _: None))
+    assert unreadable.choose(2) == 2
 
 
-def test_network_threads_runs_the_block_on_the_free_cores_then_restores(restore_threads):
+def _fake_adaptive(cpus: _FakeCpus) -> None:
     import occuseg_core.threads as threads_module
 
+    threads_module._adaptive = AdaptiveThreads(share=cpus.share())
+
+
+def test_network_threads_runs_the_block_on_the_free_cores_then_restores():
     torch.set_num_threads(2)
     set_threads(None)
     cpus = _FakeCpus()
-    threads_module._adaptive = AdaptiveThreads(most=2, share=cpus.share())
+    _fake_adaptive(cpus)
     cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
     with network_threads() as inside:
         assert inside == 1 == torch.get_num_threads()
@@ -135,11 +143,48 @@ def test_network_threads_runs_the_block_on_the_free_cores_then_restores(restore_
     cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
     with network_threads() as inside:
         assert inside == 2 == torch.get_num_threads()
+    torch.set_num_threads(1)  # the caller's own count caps the choice
+    cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
+    with network_threads() as inside:
+        assert inside == 1
+    assert torch.get_num_threads() == 1
 
 
-def test_the_segmenter_runs_its_network_on_the_chosen_threads(restore_threads):
+def test_auto_again_after_a_fixed_count_restores_the_count_before_it():
+    torch.set_num_threads(2)
+    set_threads(None)
+    assert set_threads(1) == 1
+    assert set_threads(None) == 2 == torch.get_num_threads()
+
+
+def test_a_run_in_another_thread_leaves_this_threads_count_alone():
+    """The ROS nodes segment in a worker thread; OpenMP keeps a thread count per thread."""
+    torch.set_num_threads(2)
+    set_threads(None)
+    cpus = _FakeCpus()
+    _fake_adaptive(cpus)
+    cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def worker_run() -> None:
+        torch.set_num_threads(2)
+        with network_threads() as inside:
+            seen.append((inside, torch.get_num_threads()))
+            entered.set()
+            release.wait(10.0)
+        seen.append(torch.get_num_threads())
+
+    worker = threading.Thread(target=worker_run)
+    worker.start()
+    assert entered.wait(10.0)
+    assert torch.get_num_threads() == 2  # meanwhile this thread keeps its own count
+    release.set()
+    worker.join(10.0)
+    assert seen == [(1, 1), 2] and torch.get_num_threads() == 2
+
+
+def test_the_segmenter_runs_its_network_on_the_chosen_threads():
     """The library applies it (the CLI and the nodes call the same `predict_voxels`)."""
-    import occuseg_core.threads as threads_module
     from occuseg_core import Scene
     from occuseg_core.inference import Segmenter
     from occuseg_core.testing import random_model
@@ -151,7 +196,7 @@ def test_the_segmenter_runs_its_network_on_the_chosen_threads(restore_threads):
     torch.set_num_threads(2)
     set_threads(None)
     cpus = _FakeCpus()
-    threads_module._adaptive = AdaptiveThreads(most=2, share=cpus.share())
+    _fake_adaptive(cpus)
     rng = np.random.default_rng(0)
     xyz = rng.uniform(0.0, 1.0, (2000, 3)).astype(np.float32)
     scene = Scene(xyz=xyz, colors=np.full_like(xyz, 0.5), name="box")
