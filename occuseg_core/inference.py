@@ -7,6 +7,7 @@ of the previous stage's output (`voxelize`, `OccuSegNet.forward`, `segment_voxel
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import time
@@ -203,25 +204,19 @@ class Segmenter:
     def predict_voxels(self, grid: VoxelGrid) -> VoxelPredictions:
         """Runs the network on one voxel grid, averaged over `options.views` test-time views;
         on the CPU, on the threads `network_threads` chooses (the cores other work left free)."""
-        if self.device.type != "cpu":
-            return self._predict_views(grid)
-        with network_threads():
-            return self._predict_views(grid)
-
-    def _predict_views(self, grid: VoxelGrid) -> VoxelPredictions:
         views = views_in_order(self.options.views)
-        if len(views) == 1:
-            return self._predict_view(grid)
-        outputs = []
-        for view in views:
-            out = self._predict_view(
-                dataclasses.replace(grid, coords=view_coords(grid.coords, view))
-            )
-            outputs.append(
-                dataclasses.replace(
-                    out, spatial_embedding=unview_vectors(out.spatial_embedding, view)
-                )
-            )
+        on_cpu = self.device.type == "cpu"
+        with network_threads() if on_cpu else contextlib.nullcontext():
+            if len(views) == 1:
+                return self._predict_view(grid)
+            outputs = [
+                self._predict_view(dataclasses.replace(grid, coords=view_coords(grid.coords, v)))
+                for v in views
+            ]
+        outputs = [
+            dataclasses.replace(out, spatial_embedding=unview_vectors(out.spatial_embedding, v))
+            for out, v in zip(outputs, views, strict=True)
+        ]
         return VoxelPredictions(*(
             np.mean([getattr(o, f.name) for o in outputs], axis=0, dtype=np.float32)
             for f in dataclasses.fields(VoxelPredictions)

@@ -194,14 +194,13 @@ def network_threads() -> Iterator[int]:
         else:
             threads = before
         _last_run = threads
-    if threads == before:
-        yield threads
-        return
-    torch.set_num_threads(threads)
+    if threads != before:
+        torch.set_num_threads(threads)
     try:
         yield threads
     finally:
-        torch.set_num_threads(before)
+        if threads != before:
+            torch.set_num_threads(before)
 
 
 def last_network_threads() -> int | None:

@@ -125,26 +125,28 @@ def test_adaptive_threads_take_the_share_others_left_free():
     assert unreadable.choose(2) == 2
 
 
-def _fake_adaptive(cpus: _FakeCpus) -> None:
+@pytest.fixture
+def fake_cpus(monkeypatch) -> _FakeCpus:
+    """Auto mode out of torch's 2 threads, reading scripted CPUs of 2 cores."""
     import occuseg_core.threads as threads_module
 
-    threads_module._adaptive = AdaptiveThreads(share=cpus.share())
-
-
-def test_network_threads_runs_the_block_on_the_free_cores_then_restores():
     torch.set_num_threads(2)
     set_threads(None)
     cpus = _FakeCpus()
-    _fake_adaptive(cpus)
-    cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
+    monkeypatch.setattr(threads_module, "_adaptive", AdaptiveThreads(share=cpus.share()))
+    return cpus
+
+
+def test_network_threads_runs_the_block_on_the_free_cores_then_restores(fake_cpus):
+    fake_cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
     with network_threads() as inside:
         assert inside == 1 == torch.get_num_threads()
     assert torch.get_num_threads() == 2 and last_network_threads() == 1
-    cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
+    fake_cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
     with network_threads() as inside:
         assert inside == 2 == torch.get_num_threads()
     torch.set_num_threads(1)  # the caller's own count caps the choice
-    cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
+    fake_cpus.advance(1.0, others_cores=0.0, own_cores=1.0)
     with network_threads() as inside:
         assert inside == 1
     assert torch.get_num_threads() == 1
@@ -157,13 +159,9 @@ def test_auto_again_after_a_fixed_count_restores_the_count_before_it():
     assert set_threads(None) == 2 == torch.get_num_threads()
 
 
-def test_a_run_in_another_thread_leaves_this_threads_count_alone():
+def test_a_run_in_another_thread_leaves_this_threads_count_alone(fake_cpus):
     """The ROS nodes segment in a worker thread; OpenMP keeps a thread count per thread."""
-    torch.set_num_threads(2)
-    set_threads(None)
-    cpus = _FakeCpus()
-    _fake_adaptive(cpus)
-    cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
+    fake_cpus.advance(1.0, others_cores=1.0, own_cores=0.5)
     entered, release, seen = threading.Event(), threading.Event(), []
 
     def worker_run() -> None:
@@ -183,7 +181,7 @@ def test_a_run_in_another_thread_leaves_this_threads_count_alone():
     assert seen == [(1, 1), 2] and torch.get_num_threads() == 2
 
 
-def test_the_segmenter_runs_its_network_on_the_chosen_threads():
+def test_the_segmenter_runs_its_network_on_the_chosen_threads(fake_cpus):
     """The library applies it (the CLI and the nodes call the same `predict_voxels`)."""
     from occuseg_core import Scene
     from occuseg_core.inference import Segmenter
@@ -193,16 +191,12 @@ def test_the_segmenter_runs_its_network_on_the_chosen_threads():
     segmenter = Segmenter(model=model, config=config, device=torch.device("cpu"))
     seen = []
     segmenter.model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
-    torch.set_num_threads(2)
-    set_threads(None)
-    cpus = _FakeCpus()
-    _fake_adaptive(cpus)
     rng = np.random.default_rng(0)
     xyz = rng.uniform(0.0, 1.0, (2000, 3)).astype(np.float32)
     scene = Scene(xyz=xyz, colors=np.full_like(xyz, 0.5), name="box")
-    cpus.advance(1.0, others_cores=1.5, own_cores=0.5)
+    fake_cpus.advance(1.0, others_cores=1.5, own_cores=0.5)
     segmenter.segment(scene)
-    cpus.advance(1.0, others_cores=0.1, own_cores=1.0)
+    fake_cpus.advance(1.0, others_cores=0.1, own_cores=1.0)
     segmenter.segment(scene)
     assert seen == [1, 2] and torch.get_num_threads() == 2
 
