@@ -10,9 +10,10 @@ holds its centre (when it reaches less than `overlap_m` beyond that core). Stitc
    kept before (another tile's view of the same object) gives it its free points; the other
    tiles' pieces follow: the far part of an object longer than the band joins the instance of
    its class it overlaps, a piece no neighbour found is kept (`_claim_points`);
-3. labels every other point as its own tile (the one whose core holds it) labelled it, and
-   recomputes each instance's point count, centroid and box (class, score and occupancy are
-   the tile's).
+3. labels every other point as its own tile (the one whose core holds it) labelled it (a point
+   its tile gave to an instance that stitching dropped takes the class of the nearest point
+   outside every instance: no object class without an object), and recomputes each
+   instance's point count, centroid and box (class, score and occupancy are the tile's).
 Peak memory is that of one window instead of the whole scan, plus the scan's own arrays.
 """
 
@@ -193,6 +194,7 @@ def segment_tiled(
     """
     start = time.perf_counter()
     semantic = np.zeros(scene.num_points, dtype=np.int64)
+    in_tile_instance = np.zeros(scene.num_points, dtype=bool)
     centred, others, timings, class_names = [], [], {}, {}
     for tile in plan_tiles(scene.xyz, options.tile_m, options.overlap_m, scene.faces):
         result = segment_whole(crop_scene(scene, tile))
@@ -201,6 +203,7 @@ def segment_tiled(
             if stage != "total":
                 timings[stage] = timings.get(stage, 0.0) + seconds
         semantic[tile.window[tile.core]] = result.semantic_ids[tile.core]
+        in_tile_instance[tile.window[tile.core]] = result.instance_ids[tile.core] >= 0
         for points, record in _pieces(tile, result):
             centre = scene.xyz[points, :2].astype(np.float64).mean(axis=0)
             (centred if tile.holds(centre) else others).append((points, record))
@@ -210,9 +213,23 @@ def segment_tiled(
     inside = instance_ids >= 0
     class_of_id = np.array([record.class_id for record in records], dtype=np.int64)
     semantic[inside] = class_of_id[instance_ids[inside]]  # a point of an instance: its class
+    _relabel_orphans(scene.xyz, semantic, orphan=in_tile_instance & ~inside,
+                     outside=~in_tile_instance & ~inside)  # fmt: skip
     timings["stitching"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - start
     return SegmentationResult(instance_ids, semantic, records, timings, class_names)
+
+
+def _relabel_orphans(xyz: np.ndarray, semantic: np.ndarray, orphan: np.ndarray,
+                     outside: np.ndarray) -> None:  # fmt: skip
+    """Gives each `orphan` point (its tile's instance was dropped in stitching) the class of
+    the nearest `outside` point (in no instance anywhere), in place; none if there is none."""
+    if not orphan.any() or not outside.any():
+        return
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(xyz[outside]).query(xyz[orphan])
+    semantic[orphan] = semantic[np.flatnonzero(outside)[nearest]]
 
 
 def _pieces(tile: Tile, result: SegmentationResult):

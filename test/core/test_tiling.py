@@ -194,6 +194,34 @@ def test_pieces_found_off_centre_join_their_object_or_stand_alone():
     assert len(records) == 2 and (ids[100:135] == 1).all()  # 5 of 40 shared: its own object
 
 
+def test_points_of_a_dropped_instance_lose_its_class(rng):
+    """A tile's instance that stitching drops (here: under `min_points`) leaves its points
+    with the class of the nearest point outside every instance (floor), not the object's."""
+    floor = np.c_[rng.uniform(0, 8, (4000, 2)), np.zeros(4000)]
+    wall = np.c_[rng.uniform(0, 8, 2000), np.zeros(2000), rng.uniform(0.5, 2.5, 2000)]
+    speck = np.c_[rng.uniform(6.0, 6.1, (5, 2)), np.full(5, 0.05)]
+    xyz = np.concatenate([floor, wall, speck])
+    semantic = np.r_[np.full(4000, 2), np.full(2000, 1), np.full(5, 2)]
+    instance = np.r_[np.zeros(6000, int), np.ones(5, int)]
+    scene = Scene(xyz=xyz, colors=np.full((len(xyz), 3), 0.5), semantic=semantic,
+                  instance=instance, name="speck")  # fmt: skip
+
+    def speck_finder(window: Scene) -> SegmentationResult:
+        found = oracle(window)  # instance 0 = not an object, 1 = the speck (if in the window)
+        ids = found.instance_ids - 1
+        labels = np.where(ids >= 0, 5, window.semantic)
+        speck = [dataclasses.replace(r, id=r.id - 1) for r in found.instances[1:]]
+        return SegmentationResult(ids, labels, tuple(speck), {}, {5: "chair"})
+
+    options = TilingOptions(mode="always", tile_m=3.0, overlap_m=0.5)
+    kept = segment_tiled(scene, speck_finder, options, min_points=5)
+    assert len(kept.instances) == 1 and (kept.semantic_ids[6000:] == 5).all()
+    dropped = segment_tiled(scene, speck_finder, options, min_points=6)
+    assert len(dropped.instances) == 0 and (dropped.instance_ids == -1).all()
+    assert (dropped.semantic_ids[6000:] == 2).all()  # the floor around it, not chair
+    assert (dropped.semantic_ids[:6000] == semantic[:6000]).all()
+
+
 def test_without_a_band_cut_objects_come_back_in_pieces(rng):
     """With no overlap an object cut by a border is two pieces, each kept by its own tile: the
     band is what stitches (the control of the test above)."""
