@@ -52,18 +52,20 @@ model: setup
 	$(VENV)/bin/occuseg export runs/model/checkpoints/last.pt --out occuseg_core/models/synthetic.pt
 
 # Reproduces the bundled model occuseg_core/models/real.pt (about 65 minutes on 2 CPU cores, plus
-# 20 to make the synthetic rooms when they are missing): the synthetic model fine-tuned for 12
+# 20 to make the synthetic rooms when they are missing): the synthetic model fine-tuned for 10
 # epochs on the real training scans of REAL_ROOMS (ScanNet, votenet layout) mixed with synthetic
-# rooms, as configs/real.yaml says (its data paths are the ones below), then the weights of
-# epochs 8, 10 and 12 averaged; see MODEL_CARD_real.md beside the model and docs/RESULTS.md,
-# "Real rooms".
+# rooms of every type and extra synthetic kitchens and bathrooms, as configs/real.yaml says (its
+# data paths are the ones below), then the weights of epochs 6, 8 and 10 averaged; see
+# MODEL_CARD_real.md beside the model and docs/RESULTS.md, "Real rooms".
 REAL_ROOMS ?= ../shared/data/scannet_rooms
 model-real: setup
 	test -f data/synth420/dataset.json || $(VENV)/bin/occuseg synth --out data/synth420 --scenes 420 --seed 0 --val-fraction 0.047619
+	test -f data/synth_kb/dataset.json || $(VENV)/bin/occuseg synth --out data/synth_kb --scenes 100 --seed 1 \
+	    --val-fraction 0.05 --room-types kitchen bathroom
 	$(VENV)/bin/occuseg prepare --dataset scannet --data-root $(REAL_ROOMS) --out data/real_rooms --overwrite
 	rm -rf runs/real
 	$(VENV)/bin/occuseg train --config real --init occuseg_core/models/synthetic.pt --out runs/real
-	$(VENV)/bin/occuseg export runs/real/checkpoints/epoch_0008.pt runs/real/checkpoints/epoch_0010.pt \
+	$(VENV)/bin/occuseg export runs/real/checkpoints/epoch_0006.pt runs/real/checkpoints/epoch_0008.pt \
 	    runs/real/checkpoints/last.pt --out occuseg_core/models/real.pt
 
 test-fast: setup

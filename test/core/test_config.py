@@ -1,5 +1,7 @@
 """Configs: named YAML files load, typos and bad values fail loudly, round trip through dicts."""
 
+from pathlib import Path
+
 import pytest
 
 from occuseg_core.config import OccuSegConfig, config_from_dict, load_config, named_configs
@@ -65,10 +67,14 @@ def test_empty_file_gives_defaults(tmp_path):
 
 def test_real_config_fine_tunes_the_small_model_on_real_and_synthetic_rooms():
     """`make model-real` starts from the synthetic model (config small): same model and data
-    settings, or --init refuses it; half of the steps from each source."""
+    settings, or --init refuses it; half of the steps real scans, 3/8 synthetic rooms of every
+    type, 1/8 synthetic kitchens and bathrooms (the Makefile makes data/synth_kb)."""
     real, small = load_config("real"), load_config("small")
     assert real.model == small.model and real.data.voxel_size_m == small.data.voxel_size_m
     assert [(s.root, s.weight) for s in real.data.sources] == [
         ("data/real_rooms", 1.0),
-        ("data/synth420", 1.0),
+        ("data/synth420", 0.75),
+        ("data/synth_kb", 0.25),
     ]
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text()
+    assert "--out data/synth_kb" in makefile and "--room-types kitchen bathroom" in makefile
