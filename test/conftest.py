@@ -20,24 +20,25 @@ def shared_dir() -> Path:
 SCANNET_SCENE_DIR = shared_dir() / "data" / "scannet_scene0000_00"
 
 
-_SESSION_THREADS: list[int] = []
+@pytest.fixture(scope="session")
+def _session_threads() -> int:
+    """torch's thread count at the session's start."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 @pytest.fixture(autouse=True)
-def _network_threads_fixed():
+def _network_threads_fixed(_session_threads):
     """Every test runs the network on one fixed thread count, torch's at the session's start:
     results compared between two runs must not depend on this machine's load, which auto mode
     (occuseg_core/threads.py, the default outside tests) follows. Tests of auto mode switch to
     it themselves; whatever a test sets is undone after it."""
-    import torch
-
     from occuseg_core.threads import set_threads
 
-    if not _SESSION_THREADS:
-        _SESSION_THREADS.append(torch.get_num_threads())
-    set_threads(_SESSION_THREADS[0])
+    set_threads(_session_threads)
     yield
-    set_threads(_SESSION_THREADS[0])
+    set_threads(_session_threads)
 
 
 @pytest.fixture
