@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "ScanNet's scans were made (needs open3d; ~5-15 s per room)",
     )
     parser.add_argument(
+        "--open-doors",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability that a door stands open, swung 10-100 degrees into the room (default 0)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace DIR if it is not empty (only once the new one is complete)",
@@ -51,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from occuseg_core.data.dataset import SPLITS, write_synthetic_dataset
     from occuseg_core.data.synthetic import ROOM_TYPES, SynthConfig
 
-    options = {"scanner": args.scanner}
+    if not 0.0 <= args.open_doors <= 1.0:
+        raise OccusegError(f"--open-doors must be a probability in [0, 1]; got {args.open_doors}")
+    options = {"scanner": args.scanner, "open_door_prob": args.open_doors}
     if args.room_types:
         unknown = sorted(set(args.room_types) - set(ROOM_TYPES))
         if unknown:

@@ -26,6 +26,7 @@ from occuseg_core.data.synthetic.structure import (
     build_wall,
     build_window,
     on_wall,
+    swing_open,
 )
 
 CURTAIN_PROB = {
@@ -63,7 +64,9 @@ def build_layout(rng: np.random.Generator, config: SynthConfig) -> RoomLayout:
     wall_color = pick_color(rng, "wall", variation=0.04)
     for index, wall in enumerate(walls):
         plan.add([build_wall(wall, index, ceiling, openings[index], wall_color)], block=False)
-    add_openings(rng, plan, openings, CURTAIN_PROB[room_type])
+    # Open doors draw from a generator of their own: the room is the same with or without them.
+    door_rng = rng.spawn(1)[0] if config.open_door_prob > 0 else None
+    add_openings(rng, plan, openings, CURTAIN_PROB[room_type], config.open_door_prob, door_rng)
     FURNISH[room_type](rng, plan, config)
     add_books(rng, plan, config)
     for _ in range(int(rng.integers(0, PICTURES[room_type] + 1))):
@@ -114,16 +117,22 @@ def plan_openings(
 
 
 def add_openings(
-    rng: np.random.Generator, plan: FloorPlan, openings: list[list[Opening]], curtain_prob: float
-) -> None:
+    rng: np.random.Generator, plan: FloorPlan, openings: list[list[Opening]], curtain_prob: float,
+    open_door_prob: float = 0.0, door_rng: np.random.Generator | None = None,
+) -> None:  # fmt: skip
     """Adds doors and windows (and curtains beside windows); keeps the floor in front of doors
-    clear and furniture in front of windows lower than the sill."""
+    (and an open door's swing) clear and furniture in front of windows lower than the sill.
+    A door stands open with probability `open_door_prob`, drawn from `door_rng`."""
     for index, wall in enumerate(plan.walls):
         for hole in openings[index]:
             a, b = hole.start_m, hole.end_m
             if hole.kind == "door":
-                plan.add([on_wall(build_door(rng, hole), wall, index)], block=False)
-                plan.rects.append(transform_rect((a - 0.15, 0.0, b + 0.15, 0.9), wall.pose_at(0)))
+                door, clear = build_door(rng, hole), (a - 0.15, 0.0, b + 0.15, 0.9)
+                if door_rng is not None and door_rng.random() < open_door_prob:
+                    door = swing_open(door, hole, door_rng)
+                    clear = (a - 0.3, 0.0, b + 0.3, max(0.9, hole.width_m + 0.1))
+                plan.add([on_wall(door, wall, index)], block=False)
+                plan.rects.append(transform_rect(clear, wall.pose_at(0)))
                 plan.wall_areas[index].append((a - 0.1, 0.0, b + 0.1, hole.top_m + 0.1))
                 continue
             plan.add([on_wall(build_window(rng, hole), wall, index)], block=False)

@@ -5,11 +5,13 @@ Wall-attached objects are built in the wall's frame: x along the wall from its s
 y = 0 on the wall's inner face and growing into the room, the wall solid at -WALL_T <= y <= 0,
 z up from the floor; `WallFrame.pose_at(0)` moves them into the room. Doors and windows fill
 an opening in the wall from behind a recessed front, so the scanner sees the reveal (jamb)
-faces between the wall face and the panel, then the panel, the frame and the trim.
+faces between the wall face and the panel, then the panel, the frame and the trim. An open
+door (`swing_open`) leaves its opening empty and stands in the room on its hinge.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -123,6 +125,26 @@ def build_door(rng: np.random.Generator, hole: Opening) -> SceneObject:
     handle_x = a + w / 2 + side * (w / 2 - 0.08)
     parts.append(box(handle_x, -recess + 0.03, u(0.95, 1.05), 0.13, 0.06, 0.025, 2))
     return SceneObject("door", DOOR, tuple(parts), materials)
+
+
+def swing_open(door: SceneObject, hole: Opening, rng: np.random.Generator) -> SceneObject:
+    """`door` (from `build_door`, wall frame) standing open: its leaf turned 10-100 degrees
+    into the room (+y) about a hinge at one edge of the hole, handles on both faces; the trim
+    stays and the hole is left empty."""
+    angle = math.radians(rng.uniform(10.0, 100.0))
+    thickness, handle_z = rng.uniform(0.035, 0.045), rng.uniform(0.95, 1.05)
+    a, w, h = hole.start_m, hole.width_m, hole.height_m
+    left = rng.random() < 0.5
+    hinge = np.array([a if left else a + w, thickness / 2])
+    along = np.array([math.cos(angle) if left else -math.cos(angle), math.sin(angle)])
+    normal = np.array([-along[1], along[0]])
+    yaw = math.atan2(along[1], along[0])
+    centre = hinge + along * w / 2
+    parts = [box(*centre, 0.0, w, thickness, h, 0, ("-z",), yaw=yaw), *door.parts[1:4]]
+    for side in (1, -1):
+        x, y = hinge + along * (w - 0.08) + side * normal * (thickness / 2 + 0.03)
+        parts.append(box(x, y, handle_z, 0.13, 0.06, 0.025, 2, yaw=yaw))
+    return replace(door, parts=tuple(parts))
 
 
 def build_window(rng: np.random.Generator, hole: Opening) -> SceneObject:
