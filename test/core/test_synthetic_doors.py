@@ -75,11 +75,11 @@ def test_hinge_side_and_angle_cover_their_ranges() -> None:
     assert min(angles) < 20 and max(angles) > 85  # sin folds 100 degrees onto 80
 
 
-def wall_distance(xy: np.ndarray, scan) -> np.ndarray:
-    """Distance of points to the nearest of the room's four wall faces (x or y = 0 / size)."""
-    lo = scan.scene.xyz[scan.scene.semantic == 2, :2].min(0)
-    hi = scan.scene.xyz[scan.scene.semantic == 2, :2].max(0)
-    return np.minimum(np.abs(xy - lo), np.abs(xy - hi)).min(1), lo, hi
+def wall_distance(xy: np.ndarray, floor_xy: np.ndarray) -> np.ndarray:
+    """(N,) distance of points to the nearest of the room's four wall faces, the sides of the
+    floor points' bounding rectangle."""
+    lo, hi = floor_xy.min(0), floor_xy.max(0)
+    return np.minimum(np.abs(xy - lo), np.abs(xy - hi)).min(1)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -88,8 +88,10 @@ def test_open_doors_stand_in_the_room_and_the_room_stays(seed: int) -> None:
     opened = synthesize(seed, replace(CLEAN, open_door_prob=1.0))
     for scan, far_share in ((closed, (0.0, 0.0)), (opened, (0.5, 1.0))):
         door = scan.scene.xyz[scan.scene.semantic == DOOR][:, :2]
-        distance, lo, hi = wall_distance(door, scan)
-        assert np.all((door >= lo - 0.01) & (door <= hi + 0.01))  # never outside the room
+        floor = scan.scene.xyz[scan.scene.semantic == 2][:, :2]
+        distance = wall_distance(door, floor)
+        inside = (door >= floor.min(0) - 0.01) & (door <= floor.max(0) + 0.01)
+        assert np.all(inside)  # never outside the room
         assert far_share[0] <= np.mean(distance > 0.15) <= far_share[1]
     a, b = closed.layout, opened.layout
     assert (a.room_type, a.width_m, a.length_m, a.ceiling_m) == (
@@ -121,8 +123,7 @@ def test_synth_command_takes_open_doors(tmp_path: Path, capsys) -> None:
     with np.load(out / "train" / "synth_00000.npz") as arrays:
         door = arrays["xyz"][arrays["semantic"] == DOOR][:, :2]
         floor = arrays["xyz"][arrays["semantic"] == 2][:, :2]
-    distance = np.minimum(np.abs(door - floor.min(0)), np.abs(door - floor.max(0))).min(1)
-    assert np.mean(distance > 0.15) > 0.5
+    assert np.mean(wall_distance(door, floor) > 0.15) > 0.5
     capsys.readouterr()
     assert main([*args[:2], str(tmp_path / "bad"), *args[3:], "--open-doors", "2"]) != 0
     assert "--open-doors must be a probability" in capsys.readouterr().err

@@ -14,6 +14,9 @@ TSDF_FIELDS = (
 )  # fmt: skip
 """Fields added with the TSDF scanner; left out of `to_dict` while they all keep their defaults
 (the surface scanner), so dataset.json files of surface datasets stay as they were."""
+LATER_FIELDS = (TSDF_FIELDS, ("open_door_prob",))
+"""Groups of fields added after the first datasets were written; `to_dict` leaves a group out
+while all of its fields keep their defaults."""
 
 
 def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
@@ -156,14 +159,13 @@ class SynthConfig:
                 raise ValueError(f"{name} must be in [{low:g}, {high:g}]; got {value}")
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (tuples become lists); `TSDF_FIELDS` are left out while they all
-        keep their defaults."""
+        """A JSON-ready dict (tuples become lists); each group of `LATER_FIELDS` is left out
+        while all of its fields keep their defaults."""
         values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         defaults = {f.name: f.default for f in fields(self)}
-        if all(values[k] == defaults[k] for k in TSDF_FIELDS):
-            values = {k: v for k, v in values.items() if k not in TSDF_FIELDS}
-        if values["open_door_prob"] == 0.0:
-            del values["open_door_prob"]
+        for group in LATER_FIELDS:
+            if all(values[k] == defaults[k] for k in group):
+                values = {k: v for k, v in values.items() if k not in group}
         return values
 
     @classmethod
