@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="probability that a door stands open, swung 10-100 degrees into the room (default 0)",
     )
     parser.add_argument(
+        "--joined-kitchen-cabinets",
+        action="store_true",
+        help="label a kitchen's base cabinets as one instance and its wall cabinets as another, "
+        "as ScanNet annotates kitchen cabinet runs (default: one instance per cabinet)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace DIR if it is not empty (only once the new one is complete)",
@@ -60,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.open_doors <= 1.0:
         raise OccusegError(f"--open-doors must be a probability in [0, 1]; got {args.open_doors}")
-    options = {"scanner": args.scanner, "open_door_prob": args.open_doors}
+    options = {
+        "scanner": args.scanner,
+        "open_door_prob": args.open_doors,
+        "joined_kitchen_cabinets": args.joined_kitchen_cabinets,
+    }
     if args.room_types:
         unknown = sorted(set(args.room_types) - set(ROOM_TYPES))
         if unknown:

@@ -14,7 +14,7 @@ TSDF_FIELDS = (
 )  # fmt: skip
 """Fields added with the TSDF scanner; left out of `to_dict` while they all keep their defaults
 (the surface scanner), so dataset.json files of surface datasets stay as they were."""
-LATER_FIELDS = (TSDF_FIELDS, ("open_door_prob",))
+LATER_FIELDS = (TSDF_FIELDS, ("open_door_prob",), ("joined_kitchen_cabinets",))
 """Groups of fields added after the first datasets were written; `to_dict` leaves a group out
 while all of its fields keep their defaults."""
 
@@ -87,6 +87,11 @@ class SynthConfig:
             generator of its own: the shell and openings stay those of 0; furniture may move,
             or be left out, to keep the swing clear. Left out of `to_dict` while 0, so
             the dataset.json files of datasets without open doors stay as they were.
+        joined_kitchen_cabinets: label a kitchen's run of base cabinets as one cabinet
+            instance and its wall cabinets as another, as ScanNet's annotators did (the
+            kitchens of `scannet_rooms`: base-cabinet instances 1.4-2.6 m long), instead of one
+            instance per cabinet. Changes labels only, never geometry or random draws. Left out
+            of `to_dict` while False.
     """
 
     room_types: tuple[str, ...] = ROOM_TYPES
@@ -118,6 +123,7 @@ class SynthConfig:
     tsdf_mesh_spacing_m: float = 0.025
     tsdf_label_distance_m: float = 0.04
     open_door_prob: float = 0.0
+    joined_kitchen_cabinets: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "room_types", tuple(self.room_types))
@@ -140,6 +146,9 @@ class SynthConfig:
         for name in ("hard_case_prob", "unannotated_clutter_prob", "underside_visible_prob",
                      "tall_top_hidden_prob", "open_door_prob"):  # fmt: skip
             _check_prob(name, getattr(self, name))
+        joined = self.joined_kitchen_cabinets
+        if not isinstance(joined, bool):
+            raise ValueError(f"joined_kitchen_cabinets must be true or false; got {joined!r}")
         self._check_tsdf()
 
     def _check_tsdf(self) -> None:

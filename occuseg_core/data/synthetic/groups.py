@@ -9,6 +9,7 @@ frame: back edge (to be put against a wall) at min y, front towards +y, metres.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -205,6 +206,12 @@ def bed_set(rng: np.random.Generator, hard: bool, stands: bool = True) -> list[S
     return objects
 
 
+def joined(run: list[SceneObject], first: int) -> list[SceneObject]:
+    """The run with every object after the first labelled as the first, which sits at group
+    index `first` (so the run is annotated as one instance)."""
+    return run[:1] + [replace(obj, labelled_as=first) for obj in run[1:]]
+
+
 def cabinet_run(
     rng: np.random.Generator, count: int, height: float | None = None, depth: float | None = None
 ) -> list[SceneObject]:
@@ -223,16 +230,23 @@ def cabinet_run(
 
 
 def kitchen_run(
-    rng: np.random.Generator, length: float, fridge: bool, uppers: bool = False
+    rng: np.random.Generator,
+    length: float,
+    fridge: bool,
+    uppers: bool = False,
+    one_instance: bool = False,
 ) -> list[SceneObject]:
     """Base cabinets under one counter top with a sink set into it, maybe a fridge at one end
     and wall cabinets hanging above the counter (all but the sink's).
 
-    The sink's `hosts` are the group indices of the counter and the cabinet under it.
+    The sink's `hosts` are the group indices of the counter and the cabinet under it. With
+    `one_instance` the base cabinets are labelled as one cabinet, the wall cabinets as another.
     """
     count = max(2, round(length / rng.uniform(0.5, 0.8)))
     depth = rng.uniform(0.56, 0.60)
     cabinets = cabinet_run(rng, count, height=0.86, depth=depth)
+    if one_instance:
+        cabinets = joined(cabinets, 0)
     x0, _, x1, _ = group_bounds(cabinets)
     top = build_counter_top(rng, x1 - x0 + 0.04, depth + rng.uniform(0.02, 0.05))
     counter = _back_to(top, (x0 + x1) / 2, 0.0)
@@ -245,7 +259,8 @@ def kitchen_run(
     sink_y = counter.footprint()[1] + 0.35
     objects.append(_at(sink, (cab_x0 + cab_x1) / 2, sink_y))
     if uppers:
-        objects += wall_cabinets(rng, [c for k, c in enumerate(cabinets) if k != below])
+        hung = wall_cabinets(rng, [c for k, c in enumerate(cabinets) if k != below])
+        objects += joined(hung, len(objects)) if one_instance else hung
     if fridge:
         box_ = build_refrigerator(rng)
         half = (box_.footprint()[2] - box_.footprint()[0]) / 2

@@ -40,6 +40,9 @@ class SceneObject:
         texture: amplitude of a smooth colour pattern (pictures, wood grain), 0..1.
         surfaces: boxes marking where other objects may stand: the bottom of each is the
             support plane, its x/y extent the usable area, its height the free space above.
+        labelled_as: index (in the layout, like `hosts`) of an earlier object of the same class
+            whose instance this object's points join: a kitchen's run of cabinets annotated as
+            one cabinet, as ScanNet's annotators did. None: an instance of its own.
     """
 
     kind: str
@@ -52,6 +55,7 @@ class SceneObject:
     material_density: tuple[float, ...] = ()
     texture: float = 0.0
     surfaces: tuple[Part, ...] = ()
+    labelled_as: int | None = None
 
     def __post_init__(self) -> None:
         if not self.parts:

@@ -91,13 +91,15 @@ class FloorPlan:
     ) -> list[int]:
         """Moves a group into the room and appends it; returns the objects' layout indices.
 
-        `hosts` given as indices within the group are renumbered to layout indices; with
-        `block` the group's footprint is reserved on the floor.
+        `hosts` and `labelled_as` given as indices within the group are renumbered to layout
+        indices; with `block` the group's footprint is reserved on the floor.
         """
         base = len(self.objects)
         for obj in objects:
             moved = obj.moved(pose)
             moved = replace(moved, hosts=tuple(base + h for h in obj.hosts))
+            if obj.labelled_as is not None:
+                moved = replace(moved, labelled_as=base + obj.labelled_as)
             index = len(self.objects)
             self.objects.append(moved)
             self.surfaces += [SurfaceSlot(s, index) for s in moved.surfaces]

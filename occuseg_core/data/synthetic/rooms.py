@@ -23,6 +23,7 @@ from occuseg_core.data.synthetic.groups import (
     chair_row,
     desk_set,
     dining_set,
+    joined,
     kitchen_run,
     sofa_set,
     washstand,
@@ -159,12 +160,14 @@ def furnish_kitchen(rng: np.random.Generator, plan: FloorPlan, config: SynthConf
     walls = longest_walls(plan)
     run_length = min(plan.walls[walls[0]].length_m - 0.4, rng.uniform(1.8, 3.4))
     fridge_in_run, uppers = _maybe(rng, 0.75), _maybe(rng, 0.5)
-    if not at_wall(rng, plan, kitchen_run(rng, run_length, fridge_in_run, uppers), walls):
-        at_wall(rng, plan, kitchen_run(rng, run_length * 0.7, fridge_in_run))
+    one = config.joined_kitchen_cabinets
+    if not at_wall(rng, plan, kitchen_run(rng, run_length, fridge_in_run, uppers, one), walls):
+        at_wall(rng, plan, kitchen_run(rng, run_length * 0.7, fridge_in_run, one_instance=one))
     if not fridge_in_run and _maybe(rng, 0.7):
         at_wall(rng, plan, [build_refrigerator(rng)])
     if _maybe(rng, 0.5):
-        at_wall(rng, plan, cabinet_run(rng, int(rng.integers(1, 3)), height=0.86))
+        run = cabinet_run(rng, int(rng.integers(1, 3)), height=0.86)
+        at_wall(rng, plan, joined(run, 0) if one else run)
     if _maybe(rng, 0.7):
         free(rng, plan, dining_set(rng, "dining", _maybe(rng, hard))[0], margin=0.25)
     for _ in range(int(rng.integers(0, 3))):

@@ -229,10 +229,25 @@ def shade_colors(
 
 def object_labels(layout: RoomLayout) -> tuple[np.ndarray, np.ndarray]:
     """(semantic, instance) int64 per layout object: NYU40 id and 1-based instance id;
-    unannotated objects give 0/0. Instance ids follow layout order over annotated objects."""
+    unannotated objects give 0/0. Instance ids follow layout order over annotated objects; an
+    object `labelled_as` an earlier one takes that one's instance id (and adds none)."""
     semantic_of = np.array([o.semantic for o in layout.objects], dtype=np.int64)
-    annotated = semantic_of != UNANNOTATED
-    instance_of = np.where(annotated, np.cumsum(annotated), 0).astype(np.int64)
+    instance_of = np.zeros(len(layout.objects), dtype=np.int64)
+    count = 0
+    for index, obj in enumerate(layout.objects):
+        if obj.semantic == UNANNOTATED:
+            continue
+        joined = obj.labelled_as
+        if joined is None:
+            count += 1
+            instance_of[index] = count
+            continue
+        if not 0 <= joined < index or semantic_of[joined] != obj.semantic:
+            raise ValueError(
+                f"object {index} ({obj.kind}) is labelled as object {joined}, which must be an "
+                f"earlier object of the same class (NYU40 {obj.semantic})"
+            )
+        instance_of[index] = instance_of[joined]
     return semantic_of, instance_of
 
 
