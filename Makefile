@@ -59,9 +59,10 @@ model: setup
 # MODEL_CARD_real.md beside the model and docs/RESULTS.md, "Real rooms".
 REAL_ROOMS ?= ../shared/data/scannet_rooms
 model-real: setup
-	test -f data/synth420/dataset.json || $(VENV)/bin/occuseg synth --out data/synth420 --scenes 420 --seed 0 --val-fraction 0.047619
-	test -f data/synth_kb/dataset.json || $(VENV)/bin/occuseg synth --out data/synth_kb --scenes 100 --seed 1 \
-	    --val-fraction 0.05 --room-types kitchen bathroom
+	test -f data/synth420_joined/dataset.json || $(VENV)/bin/occuseg synth --out data/synth420_joined --scenes 420 \
+	    --seed 0 --val-fraction 0.047619 --joined-kitchen-cabinets
+	test -f data/synth_kb_joined/dataset.json || $(VENV)/bin/occuseg synth --out data/synth_kb_joined --scenes 100 \
+	    --seed 1 --val-fraction 0.05 --room-types kitchen bathroom --joined-kitchen-cabinets
 	$(VENV)/bin/occuseg prepare --dataset scannet --data-root $(REAL_ROOMS) --out data/real_rooms --overwrite
 	rm -rf runs/real
 	$(VENV)/bin/occuseg train --config real --init occuseg_core/models/synthetic.pt --out runs/real

@@ -68,13 +68,16 @@ def test_empty_file_gives_defaults(tmp_path):
 def test_real_config_fine_tunes_the_small_model_on_real_and_synthetic_rooms():
     """`make model-real` starts from the synthetic model (config small): same model and data
     settings, or --init refuses it; half of the steps real scans, 3/8 synthetic rooms of every
-    type, 1/8 synthetic kitchens and bathrooms (the Makefile makes data/synth_kb)."""
+    type, 1/8 synthetic kitchens and bathrooms, kitchen cabinet runs labelled as one instance
+    (the Makefile makes both synthetic folders with --joined-kitchen-cabinets)."""
     real, small = load_config("real"), load_config("small")
     assert real.model == small.model and real.data.voxel_size_m == small.data.voxel_size_m
     assert [(s.root, s.weight) for s in real.data.sources] == [
         ("data/real_rooms", 1.0),
-        ("data/synth420", 0.75),
-        ("data/synth_kb", 0.25),
+        ("data/synth420_joined", 0.75),
+        ("data/synth_kb_joined", 0.25),
     ]
     makefile = (Path(__file__).parents[2] / "Makefile").read_text()
-    assert "--out data/synth_kb" in makefile and "--room-types kitchen bathroom" in makefile
+    assert "--out data/synth_kb_joined" in makefile and "--room-types kitchen bathroom" in makefile
+    recipe = makefile.split("\nmodel-real:")[1].split("\n\n")[0]
+    assert recipe.count("occuseg synth") == recipe.count("--joined-kitchen-cabinets") == 2
