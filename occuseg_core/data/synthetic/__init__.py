@@ -92,7 +92,8 @@ def generate_scene(
     Returns:
         Scene with xyz (N, 3) float32 metres (room [0, W] x [0, L], floor z = 0, z up),
         colors (N, 3) float32 0..1, normals (N, 3) float32 unit, semantic (N,) int64 NYU40 ids
-        (0 = unannotated) and instance (N,) int64 ids (> 0, unique per object; 0 = none).
+        (0 = unannotated) and instance (N,) int64 ids (> 0, one per object, or per kitchen
+        cabinet run with `joined_kitchen_cabinets`; 0 = none).
         The "tsdf" scanner returns a mesh: the points are its vertices and faces (M, 3) int64
         are set; the "surface" scanner's scenes have no faces.
     """
