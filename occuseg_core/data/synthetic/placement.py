@@ -97,9 +97,8 @@ class FloorPlan:
         base = len(self.objects)
         for obj in objects:
             moved = obj.moved(pose)
-            moved = replace(moved, hosts=tuple(base + h for h in obj.hosts))
-            if obj.labelled_as is not None:
-                moved = replace(moved, labelled_as=base + obj.labelled_as)
+            joined = None if obj.labelled_as is None else base + obj.labelled_as
+            moved = replace(moved, hosts=tuple(base + h for h in obj.hosts), labelled_as=joined)
             index = len(self.objects)
             self.objects.append(moved)
             self.surfaces += [SurfaceSlot(s, index) for s in moved.surfaces]
