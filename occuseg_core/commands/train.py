@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CKPT",
         help="start from this checkpoint's weights (training or exported, e.g. a bundled"
         " model) with a fresh optimiser and this run's schedule: fine-tuning; the model"
-        " settings must be the checkpoint's",
+        " settings must be the checkpoint's, except input features added after its own"
+        " (e.g. height), which start with zero weights",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue from OUT/checkpoints/last.pt"
@@ -175,6 +176,15 @@ def run(args: argparse.Namespace) -> int:
         distributed.shutdown(context)
 
 
+def _widened(config) -> str:
+    """What the log adds when `--init` widens the model's inputs (else nothing)."""
+    from occuseg_core.engine.checkpoint import added_input_features, load_checkpoint
+
+    source = load_checkpoint(config.train.init_from)["config"]
+    added = added_input_features(source, config)
+    return f" (new input {', '.join(added)}: zero weights to start)" if added else ""
+
+
 def _train(args: argparse.Namespace, config, context) -> int:
     from occuseg_core.engine.trainer import Trainer
 
@@ -184,7 +194,7 @@ def _train(args: argparse.Namespace, config, context) -> int:
                       progress=not args.no_progress, context=context)  # fmt: skip
     if config.train.init_from and not args.resume:
         trainer.init_weights()  # refuse an incompatible checkpoint before anything is written
-        say(f"starting from the weights of {config.train.init_from}")
+        say(f"starting from the weights of {config.train.init_from}{_widened(config)}")
     if args.resume:
         trainer.resume()
         say(f"resuming {args.out} at epoch {trainer.state.epoch}, step {trainer.state.step}")

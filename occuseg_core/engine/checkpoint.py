@@ -114,28 +114,73 @@ def config_differences(
             if left.get(k) != right.get(k)]  # fmt: skip
 
 
+def added_input_features(
+    checkpoint_config: OccuSegConfig, config: OccuSegConfig
+) -> tuple[str, ...]:
+    """The input features a run adds after a checkpoint's, when that is all that differs.
+
+    A model trained on `rgb` can be fine-tuned on `rgb` + `height`: its first convolution gets
+    the new input channels with zero weights, so the widened model computes what the checkpoint
+    did until training teaches it to use them (`init_model_from`).
+
+    Returns:
+        The added features in order, or () when the run's features are not the checkpoint's
+        followed by more, or when anything else the weights depend on differs.
+    """
+    old, new = checkpoint_config.data.input_features, config.data.input_features
+    keys = {key for key, _, _ in config_differences(checkpoint_config, config)}
+    if len(new) <= len(old) or new[: len(old)] != old:
+        return ()
+    if keys != {"data.input_features", "model.unet.in_channels"}:
+        return ()
+    return tuple(new[len(old) :])
+
+
+STEM_WEIGHT = "backbone.stem.0.weight"
+"""The first convolution's weights, the only ones that see the input features."""
+
+
+def _widened_stem(weights: dict[str, Any], model: torch.nn.Module) -> dict[str, Any]:
+    """`weights` with the stem's input dimension zero-padded to the model's width."""
+    old = weights[STEM_WEIGHT]
+    target = model.state_dict()[STEM_WEIGHT]
+    differing = [d for d in range(old.dim()) if old.shape[d] != target.shape[d]]
+    if len(differing) != 1 or old.shape[differing[0]] > target.shape[differing[0]]:
+        raise OccusegError(f"cannot widen {STEM_WEIGHT} {tuple(old.shape)} to"
+                           f" {tuple(target.shape)}")  # fmt: skip
+    pad_shape = list(old.shape)
+    pad_shape[differing[0]] = target.shape[differing[0]] - old.shape[differing[0]]
+    zeros = torch.zeros(pad_shape, dtype=old.dtype)
+    return {**weights, STEM_WEIGHT: torch.cat([old, zeros], dim=differing[0])}
+
+
 def init_model_from(model: torch.nn.Module, path: str | Path, config: OccuSegConfig) -> dict:
     """Loads a checkpoint's weights into `model` (built from `config`) for fine-tuning.
 
-    Only the weights are taken: no optimiser state, epoch or step.
+    Only the weights are taken: no optimiser state, epoch or step. A run that adds input
+    features after the checkpoint's (`added_input_features`, e.g. `height` to an `rgb` model)
+    gets them as zero-weighted input channels of the first convolution.
 
     Returns:
         The checkpoint's metrics (for the log), possibly empty.
 
     Raises:
         OccusegError: an unreadable checkpoint, or one whose architecture or data settings
-            differ from the run's (every differing setting named with both values).
+            differ from the run's otherwise (every differing setting named with both values).
     """
     checkpoint = load_checkpoint(path)
+    weights = checkpoint["model"]
     differences = config_differences(checkpoint["config"], config)
-    if differences:
+    if differences and added_input_features(checkpoint["config"], config):
+        weights = _widened_stem(weights, model)
+    elif differences:
         shown = "; ".join(f"{key}: checkpoint {old!r}, this run {new!r}"
                           for key, old, new in differences)  # fmt: skip
         raise OccusegError(f"--init {path}: the checkpoint's model differs from this run's"
                            f" config ({shown}); fine-tune with the checkpoint's own model"
-                           " settings")  # fmt: skip
+                           " settings, or add input features after its own")  # fmt: skip
     try:
-        model.load_state_dict(checkpoint["model"])
+        model.load_state_dict(weights)
     except (RuntimeError, ValueError) as error:
         raise OccusegError(f"--init {path}: weights do not fit the model: {error}") from None
     return checkpoint.get("metrics", {})

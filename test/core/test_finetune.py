@@ -12,7 +12,12 @@ from test_trainer import tiny_config, two_boxes_scene
 from occuseg_core.cli import main
 from occuseg_core.config import AugmentConfig, DataConfig, SourceConfig, validate_config
 from occuseg_core.engine.batches import MixedScenes
-from occuseg_core.engine.checkpoint import config_differences, init_model_from, load_checkpoint
+from occuseg_core.engine.checkpoint import (
+    added_input_features,
+    config_differences,
+    init_model_from,
+    load_checkpoint,
+)
 from occuseg_core.engine.trainer import Trainer
 from occuseg_core.errors import OccusegError
 from occuseg_core.model import OccuSegNet
@@ -57,6 +62,58 @@ def test_init_refuses_another_architecture_naming_the_setting(tmp_path):
     coarser = config.replace_in("data", voxel_size_m=0.1)
     assert [d[0] for d in config_differences(config, coarser)] == ["data.voxel_size_m"]
     assert config_differences(config, config.replace_in("train", lr=0.5)) == []
+
+
+def _with_height(config):
+    config = config.replace_in("data", input_features=("rgb", "height"))
+    return config.replace_in("model", unet=dataclasses.replace(config.model.unet, in_channels=4))
+
+
+def test_init_widens_the_inputs_with_zero_weights(tmp_path):
+    """An rgb model fine-tuned with height as well: the first convolution gets a zero-weighted
+    input channel, every other weight is the checkpoint's, and the widened network's outputs
+    equal the source's on the same voxels whatever their heights."""
+    from occuseg_core.data.collate import collate
+    from occuseg_core.data.voxelize import voxelize
+
+    source = _trained_checkpoint(tmp_path)
+    checkpoint = load_checkpoint(source)
+    config = _with_height(tiny_config(init_from=str(source)))
+    assert added_input_features(checkpoint["config"], config) == ("height",)
+    model = OccuSegNet.from_config(config.model)
+    init_model_from(model, source, config)
+    for name, value in model.state_dict().items():
+        old = checkpoint["model"][name]
+        if name != "backbone.stem.0.weight":
+            torch.testing.assert_close(value, old, rtol=0, atol=0, msg=name)
+            continue
+        channel_dim = [d for d in range(value.dim()) if value.shape[d] != old.shape[d]]
+        assert channel_dim == [value.dim() - 1] and value.shape[-1] == 4
+        torch.testing.assert_close(value[..., :3], old, rtol=0, atol=0)
+        assert torch.count_nonzero(value[..., 3:]) == 0
+    original = OccuSegNet.from_config(checkpoint["config"].model)
+    original.load_state_dict(checkpoint["model"])
+    grid = voxelize(two_boxes_scene(7), 0.05)
+    with torch.no_grad():
+        before = original.eval()(collate([grid], features=("rgb",)))
+        after = model.eval()(collate([grid], features=("rgb", "height")))
+    torch.testing.assert_close(after.semantic_logits, before.semantic_logits)
+    torch.testing.assert_close(after.log_occupancy, before.log_occupancy)
+
+
+def test_init_widens_only_by_appended_features(tmp_path):
+    """Features put before the checkpoint's, or a widening with another change, are refused."""
+    source = _trained_checkpoint(tmp_path)
+    checkpoint_config = load_checkpoint(source)["config"]
+    reordered = _with_height(tiny_config()).replace_in("data", input_features=("height", "rgb"))
+    assert added_input_features(checkpoint_config, reordered) == ()
+    wider = _with_height(tiny_config())
+    wider = wider.replace_in("model", unet=dataclasses.replace(wider.model.unet, widths=(8, 24)))
+    assert added_input_features(checkpoint_config, wider) == ()
+    for config in (reordered, wider):
+        with pytest.raises(OccusegError, match=r"data\.input_features: checkpoint \['rgb'\]"):
+            init_model_from(OccuSegNet.from_config(config.model), source, config)
+    assert added_input_features(checkpoint_config, tiny_config()) == ()
 
 
 def test_cli_init_refuses_before_writing_and_rejects_resume(tmp_path, capsys):
