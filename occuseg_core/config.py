@@ -166,7 +166,8 @@ class TrainConfig:
 
     `init_from`: a checkpoint (training or exported) whose weights the run starts from, with a
     fresh optimiser and its own schedule (fine-tuning; `occuseg train --init`). Its model and
-    its voxel size and input features must be the run's (see
+    its voxel size and input features must be the run's, except input features the run adds
+    after the checkpoint's, which start with zero weights (see
     `occuseg_core.engine.checkpoint.init_model_from`). A resumed run keeps its own weights.
     """
 
