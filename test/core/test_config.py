@@ -67,13 +67,13 @@ def test_empty_file_gives_defaults(tmp_path):
 
 def test_real_config_fine_tunes_the_small_model_on_real_and_synthetic_rooms():
     """`make model-real` starts from the synthetic model (config small): same model and data
-    settings, or --init refuses it; half of the steps real scans, 3/8 synthetic rooms of every
-    type, 1/8 synthetic kitchens and bathrooms, kitchen cabinet runs labelled as one instance
+    settings, or --init refuses it; a third of the steps real scans, half synthetic rooms of
+    every type, 1/6 synthetic kitchens and bathrooms, kitchen cabinet runs labelled as one instance
     (the Makefile makes both synthetic folders with --joined-kitchen-cabinets)."""
     real, small = load_config("real"), load_config("small")
     assert real.model == small.model and real.data.voxel_size_m == small.data.voxel_size_m
     assert [(s.root, s.weight) for s in real.data.sources] == [
-        ("data/real_rooms", 1.0),
+        ("data/real_rooms", 0.5),
         ("data/synth420_joined", 0.75),
         ("data/synth_kb_joined", 0.25),
     ]
