@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from occuseg_core.alignment import align_to_walls
 from occuseg_core.bundled_models import (  # noqa: F401  (part of this module's API)
     BUNDLED_MODELS,
     DEFAULT_MODEL,
@@ -61,6 +62,10 @@ class SegmenterOptions:
         views: test-time views averaged by the network stage (`occuseg_core.views`): 1 (the
             scan), 2, 4 (quarter turns about z) or 8 (and mirrored); n views cost n network
             passes.
+        align_walls: turn the scan about z so that its walls run along x and y before the
+            network and the supervoxels (`occuseg_core.alignment`; not in the paper): the
+            models were trained on wall-aligned rooms, and a scan at 45 degrees to its walls
+            loses most of its instances without it. Results stay in the input's frame.
     """
 
     supervoxels: PointCloudSupervoxelConfig = field(default_factory=PointCloudSupervoxelConfig)
@@ -72,6 +77,7 @@ class SegmenterOptions:
     semantics_from_instances: bool = True
     tiling: TilingOptions = field(default_factory=TilingOptions)
     views: int = 1
+    align_walls: bool = True
 
     def __post_init__(self) -> None:
         views_in_order(self.views)  # ValueError for a count other than 1, 2, 4, 8
@@ -267,7 +273,9 @@ class Segmenter:
         )
 
     def prepare(self, scene: Scene) -> PreparedScene:
-        """The stages before merging, run once: voxelize, the network, supervoxels.
+        """The stages before merging, run once: voxelize, the network, supervoxels (on the
+        scan turned to its walls with `options.align_walls`; the grid's positions are then the
+        turned ones, its point order the input's).
 
         `segment` continues with `cluster` and `assemble_result`; the evaluation clusters the
         same prepared scene once per ablation.
@@ -281,11 +289,12 @@ class Segmenter:
             timings[name] = now - tick
             tick = now
 
-        grid = voxelize(scene, self.voxel_size_m)
+        turned = align_to_walls(scene) if self.options.align_walls else scene
+        grid = voxelize(turned, self.voxel_size_m)
         lap("voxelize")
         predictions = self.predict_voxels(grid)
         lap("network")
-        supervoxel, edges = self.supervoxels(scene, grid)
+        supervoxel, edges = self.supervoxels(turned, grid)
         lap("supervoxels")
         return PreparedScene(scene, grid, predictions, supervoxel, edges, timings)
 

@@ -30,6 +30,18 @@ def add_views_argument(parser) -> None:
     )
 
 
+def add_alignment_argument(parser) -> None:
+    """`--no-align-walls`: segment the scan at its own heading (`SegmenterOptions.align_walls`)."""
+    parser.add_argument(
+        "--no-align-walls",
+        dest="align_walls",
+        action="store_false",
+        help="do not turn the scan about z to its walls before the network (by default a scan"
+        " more than 2 degrees off its walls is turned, and the results given in its own frame;"
+        " occuseg_core/alignment.py)",
+    )
+
+
 def add_threads_argument(parser) -> None:
     """`--threads N` for every command that runs the network (applied by `occuseg_core.cli`)."""
     parser.add_argument(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from occuseg_core.commands import (
     CHECKPOINT_HELP,
+    add_alignment_argument,
     add_threads_argument,
     add_views_argument,
     refuse_flags,
@@ -77,6 +78,7 @@ def _add_dataset_arguments(model: argparse._ArgumentGroup) -> None:
     model.add_argument("--checkpoint", metavar="C", help=CHECKPOINT_HELP)
     add_threads_argument(model)
     add_views_argument(model)
+    add_alignment_argument(model)
     model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     model.add_argument("--max-scenes", type=int, help="evaluate at most this many scenes")
     model.add_argument(
@@ -116,12 +118,14 @@ def _check_mode(args: argparse.Namespace) -> None:
         raise OccusegError("give --pred DIR and --gt DIR (or --dataset NAME ...)")
     dataset_only = (args.checkpoint, args.data_root, args.split, args.fig4, args.ablation,
                     args.max_scenes, args.keep_points, args.write_gt,
-                    None if args.views == 1 else args.views)  # fmt: skip
+                    None if args.views == 1 else args.views,
+                    None if args.align_walls else False)  # fmt: skip
     if args.dataset is None and (
         any(v is not None for v in dataset_only) or args.method != "occuseg"
     ):
         raise OccusegError(
-            "--data-root, --split, --method, --checkpoint, --views, --ablation, --fig4,"
+            "--data-root, --split, --method, --checkpoint, --views, --no-align-walls,"
+            " --ablation, --fig4,"
             " --max-scenes, --write-gt and --keep-points need --dataset"
         )
 
@@ -156,7 +160,8 @@ def _write_ground_truth(args: argparse.Namespace) -> int:
     refuse_flags(
         {"--checkpoint": args.checkpoint is not None, "--ablation": args.ablation is not None,
          "--fig4": args.fig4 is not None, "--keep-points": args.keep_points is not None,
-         "--views": args.views != 1, "--method": args.method != "occuseg"},
+         "--views": args.views != 1, "--no-align-walls": not args.align_walls,
+         "--method": args.method != "occuseg"},
         "--write-gt (no model runs)",
     )  # fmt: skip
     scenes = make_reader(args.dataset, args.data_root, args.split)

@@ -80,8 +80,8 @@ def _load(args: argparse.Namespace):
     from occuseg_core.inference import Segmenter, SegmenterOptions
 
     scenes = make_reader(args.dataset, args.data_root, args.split)
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device,
-                                          options=SegmenterOptions(views=args.views))  # fmt: skip
+    options = SegmenterOptions(views=args.views, align_walls=args.align_walls)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, device=args.device, options=options)
     if scenes.class_table.name != segmenter.classes.name:
         raise OccusegError(
             f"the checkpoint predicts {segmenter.classes.name} classes but"
@@ -103,7 +103,8 @@ def _check_euclidean(args: argparse.Namespace) -> None:
     """Refuses the options that have no meaning without a network (one line, named)."""
     refuse_flags(
         {"--checkpoint": args.checkpoint is not None, "--ablation": args.ablation is not None,
-         "--fig4": args.fig4 is not None, "--views": args.views != 1},
+         "--fig4": args.fig4 is not None, "--views": args.views != 1,
+         "--no-align-walls": not args.align_walls},
         "--method euclidean (the geometric baseline has no network, occupancy or ablations)",
     )  # fmt: skip
     if args.dataset not in CLASS_AGNOSTIC_DATASETS:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from occuseg_core.commands import (
     CHECKPOINT_HELP,
+    add_alignment_argument,
     add_threads_argument,
     add_views_argument,
     refuse_flags,
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     add_threads_argument(parser)
     add_views_argument(parser)
+    add_alignment_argument(parser)
     parser.add_argument(
         "--supervoxels",
         choices=SUPERVOXELS,
@@ -163,6 +165,7 @@ def make_segmenter(args: argparse.Namespace):
             {"--checkpoint": args.checkpoint is not None, "--half": args.half,
              "--supervoxels": args.supervoxels is not None, "--tile-m": args.tile_m is not None,
              "--views": args.views != 1, "--no-tiling": args.no_tiling,
+             "--no-align-walls": not args.align_walls,
              "--tile-overlap-m": args.tile_overlap_m != TilingOptions().overlap_m},
             "--method euclidean (the geometric baseline has no network, no supervoxels and no"
             " tiles)",
@@ -183,6 +186,7 @@ def make_segmenter(args: argparse.Namespace):
         use_mesh=args.supervoxels != "points",
         tiling=tiling_options(args),
         views=args.views,
+        align_walls=args.align_walls,
     )
     return Segmenter.from_checkpoint(
         args.checkpoint, device=args.device, half=args.half, options=options

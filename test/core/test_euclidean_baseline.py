@@ -200,6 +200,7 @@ def test_cli_segment_writes_the_two_boxes(room, tmp_path, capsys):
         (["--checkpoint", "model.pt"], "--checkpoint cannot be used with --method euclidean"),
         (["--half"], "--half cannot be used with --method euclidean"),
         (["--supervoxels", "mesh"], "--supervoxels cannot be used with --method euclidean"),
+        (["--no-align-walls"], "--no-align-walls cannot be used with --method euclidean"),
         (["--score-threshold", "1.5"], "would drop every instance"),
     ],
 )
@@ -251,6 +252,7 @@ def test_cli_eval_scores_the_boxes_perfectly(room_dataset, tmp_path, capsys):
         (["--ablation", "all"], "--ablation cannot be used with --method euclidean"),
         (["--checkpoint", "c.pt"], "--checkpoint cannot be used with --method euclidean"),
         (["--fig4", "f.png"], "--fig4 cannot be used with --method euclidean"),
+        (["--no-align-walls"], "--no-align-walls cannot be used with --method euclidean"),
     ],
 )
 def test_cli_eval_refuses_network_options(room_dataset, capsys, extra, message):
