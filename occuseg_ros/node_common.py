@@ -86,9 +86,9 @@ def load_segmenter(params: NodeParams):
 
     set_threads(params.threads or None)
 
+    options = SegmenterOptions(views=params.views, align_walls=params.align_walls)
     return Segmenter.from_checkpoint(params.checkpoint or None, device=params.device,
-                                     half=params.half,
-                                     options=SegmenterOptions(views=params.views))  # fmt: skip
+                                     half=params.half, options=options)  # fmt: skip
 
 
 class SegmentationOutputs:

@@ -80,6 +80,9 @@ SPECS: dict[str, Spec] = {
                     read_only=True),
     "views": Spec(1, "test-time views averaged by the network: 1, 2, 4 or 8 (turned about z;"
                   " N times the network time; occuseg_core/views.py)", 1, 8, read_only=True),
+    "align_walls": Spec(True, "turn each cloud about z to its walls before the network (the "
+                        "models were trained on wall-aligned rooms; results stay in the cloud's "
+                        "frame; occuseg_core/alignment.py)", read_only=True),
     "diagnostics_period_s": Spec(1.0, "[s] period of /diagnostics", 0.1, 60.0, read_only=True),
     "map_frame": Spec("map", "fixed frame of the map; clouds in other frames are transformed "
                       "into it with tf2_ros (refused without tf2_ros)", read_only=True,
@@ -120,6 +123,7 @@ class NodeParams:
     warmup: bool
     threads: int
     views: int
+    align_walls: bool
     diagnostics_period_s: float
     map_frame: str
     transform_timeout_s: float

@@ -238,3 +238,13 @@ def test_views_reach_the_segmenter_and_bad_counts_are_refused(random_checkpoint)
     assert segmenter.options.views == 4
     with pytest.raises(ParameterError, match="'views': 3"):
         default_params(checkpoint=str(random_checkpoint), views=3)
+
+
+def test_align_walls_reaches_the_segmenter(random_checkpoint):
+    """`align_walls` (read-only) becomes the Segmenter's `align_walls`; on by default."""
+    from occuseg_ros.node_common import load_segmenter
+    from occuseg_ros.params import default_params
+
+    assert default_params().align_walls is True
+    params = default_params(checkpoint=str(random_checkpoint), align_walls=False)
+    assert load_segmenter(params).options.align_walls is False
