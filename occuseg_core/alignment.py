@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from occuseg_core.geometry import rotate_z
 from occuseg_core.types import Scene
 
 #: Scans whose walls are within this many degrees of the axes are left as they are: the
@@ -50,13 +51,13 @@ def wall_yaw(xyz: np.ndarray, bin_m: float = 0.04, max_points: int = 20_000) -> 
         The angle a that, applied as a rotation of the xy positions by +a, makes the walls
         parallel to the axes (0 for an already aligned scan or one with too few points).
     """
-    xyz = np.asarray(xyz, dtype=np.float64)
+    xyz = np.asarray(xyz)
     if xyz.ndim != 2 or xyz.shape[1] != 3:
         raise ValueError(f"xyz must be (N, 3); got {xyz.shape}")
     if xyz.shape[0] < 3:
         return 0.0
-    stride = max(1, xyz.shape[0] // max_points)
-    xy = xyz[::stride, :2] - xyz[::stride, :2].mean(axis=0)
+    xy = xyz[:: max(1, xyz.shape[0] // max_points), :2].astype(np.float64)
+    xy -= xy.mean(axis=0)
     coarse = np.radians(np.arange(-45.0, 45.0, 2.0))
     best = coarse[int(np.argmax(_concentration(xy, coarse, bin_m)))]
     fine = best + np.radians(np.arange(-2.0, 2.01, 0.25))
@@ -74,9 +75,7 @@ def align_to_walls(scene: Scene, tolerance_deg: float = ALIGNED_TOLERANCE_DEG) -
     angle = wall_yaw(scene.xyz)
     if abs(math.degrees(angle)) <= tolerance_deg:
         return scene
-    c, s = math.cos(angle), math.sin(angle)
-    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     centre = scene.xyz.astype(np.float64).mean(axis=0)
-    xyz = ((scene.xyz - centre) @ turn.T + centre).astype(np.float32)
-    normals = None if scene.normals is None else (scene.normals @ turn.T).astype(np.float32)
+    xyz = (rotate_z(scene.xyz - centre, angle) + centre).astype(np.float32)
+    normals = None if scene.normals is None else rotate_z(scene.normals, angle).astype(np.float32)
     return dataclasses.replace(scene, xyz=xyz, normals=normals)

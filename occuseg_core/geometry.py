@@ -1,8 +1,16 @@
-"""Mesh geometry shared by the renderer and the synthetic TSDF scanner (numpy only)."""
+"""Geometry shared by the renderer, the synthetic TSDF scanner, training augmentation and the
+alignment of scans to their walls (numpy only)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def rotate_z(xyz: np.ndarray, angle_rad: float) -> np.ndarray:
+    """Rotates (N, 3) points about the z axis through the origin."""
+    c, s = np.cos(angle_rad), np.sin(angle_rad)
+    rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return xyz @ rotation.T
 
 
 def vertex_normals(xyz_m: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -13,14 +13,8 @@ from scipy.interpolate import RegularGridInterpolator
 from scipy.ndimage import gaussian_filter
 
 from occuseg_core.config import AugmentConfig
+from occuseg_core.geometry import rotate_z
 from occuseg_core.types import Scene
-
-
-def rotate_z(xyz: np.ndarray, angle_rad: float) -> np.ndarray:
-    """Rotates (N, 3) points about the z axis through the origin."""
-    c, s = np.cos(angle_rad), np.sin(angle_rad)
-    rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    return xyz @ rotation.T
 
 
 def elastic_distortion(
